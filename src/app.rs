@@ -1,0 +1,174 @@
+//! Wiring: the long-running service (`serve`) and the one-shot run
+//! (`process`), both over the same pipeline.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::ingest::file::{FileReader, ReadLimits};
+use crate::ingest::watch::{WatchContext, watch_dir};
+use crate::pipeline::{Parser, Pipeline, Plugins, Router};
+use crate::plugin::{PluginEngine, builtin_plugins};
+use crate::stats::{self, Stats};
+use crate::store::{MemoryStore, SledStore, Store};
+
+/// Compiles the built-in plugins, in parallel and off the async threads
+/// (Cranelift takes about a second per plugin).
+pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Plugins> {
+    let limits = settings.plugin_limits();
+    tokio::task::spawn_blocking(move || {
+        let engine = PluginEngine::new(limits)?;
+        std::thread::scope(|scope| {
+            let compiling: Vec<_> = builtin_plugins()
+                .into_iter()
+                .map(|(name, bytes)| (name, scope.spawn(|| engine.compile(name, bytes))))
+                .collect();
+            compiling
+                .into_iter()
+                .map(|(name, handle)| {
+                    let plugin = handle.join().expect("plugin compilation panicked")?;
+                    Ok((name.to_owned(), Arc::new(plugin)))
+                })
+                .collect::<anyhow::Result<HashMap<_, _>>>()
+        })
+    })
+    .await?
+}
+
+fn read_limits(settings: &Settings) -> ReadLimits {
+    ReadLimits {
+        batch_lines: settings.pipeline.batch_lines,
+        batch_bytes: settings.pipeline.batch_bytes,
+        max_line_bytes: settings.pipeline.max_line_bytes,
+    }
+}
+
+/// Runs the service on `listener` until `shutdown` is cancelled, then stops
+/// in order: readers, workers, the last commit, the HTTP server.
+pub async fn serve(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let data_dir = settings.storage.data_dir.clone();
+    let store: Arc<dyn Store> = Arc::new(
+        tokio::task::spawn_blocking(move || SledStore::open(&data_dir))
+            .await?
+            .context("Is another logproc using this data directory? Stop it, or choose another with --data-dir")?,
+    );
+    let plugins = load_plugins(&settings).await?;
+    let router = Arc::new(Router::new(&plugins, &settings.routes)?);
+    let pipeline = Pipeline::start(
+        store.clone(),
+        settings.workers(),
+        settings.pipeline.queue_batches,
+        settings.commit_interval(),
+    )?;
+    let mut watcher = tokio::spawn(watch_dir(WatchContext {
+        dir: settings.watch.dir.clone(),
+        router,
+        store: store.clone(),
+        batches: pipeline.batches.clone(),
+        limits: read_limits(&settings),
+        poll_interval: settings.poll_interval(),
+        cancel: shutdown.clone(),
+    }));
+    let addr = listener.local_addr()?;
+    let server = axum::serve(listener, api::router(AppState { store }))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    let mut server = tokio::spawn(server);
+    info!(%addr, workers = settings.workers(), "Listening.");
+
+    // `biased`: a task that ends because of the shutdown is not an early exit.
+    let early_exit = tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => None,
+        result = &mut watcher => Some(("watcher", result.map_err(anyhow::Error::from).and_then(|r| r))),
+        result = &mut server => Some(("server", result.map_err(anyhow::Error::from).and_then(|r| r.map_err(Into::into)))),
+    };
+    info!("Shutting down.");
+    shutdown.cancel();
+    let finished = early_exit.as_ref().map(|(task, _)| *task);
+    let drain = async {
+        if finished != Some("watcher") {
+            watcher.await??;
+        }
+        pipeline.finish().await?;
+        if finished != Some("server") {
+            server.await??;
+        }
+        anyhow::Ok(())
+    };
+    let timeout = settings.shutdown_timeout();
+    tokio::time::timeout(timeout, drain).await.map_err(|_| {
+        anyhow::anyhow!(
+            "shutdown took longer than {} ms; exiting anyway (every commit so far is on disk)",
+            timeout.as_millis()
+        )
+    })??;
+    if let Some((task, result)) = early_exit {
+        result.with_context(|| format!("the {task} stopped"))?;
+        anyhow::bail!("the {task} stopped unexpectedly");
+    }
+    info!("Stopped.");
+    Ok(())
+}
+
+/// Runs the pipeline once over `files` (each read to its end, a last line
+/// without newline included) and returns the statistics. `parser` forces one
+/// parser for every file; without it the routes choose, and `auto` reads
+/// files that no route matches.
+pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&str>) -> anyhow::Result<Stats> {
+    for file in &files {
+        let metadata = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+        anyhow::ensure!(metadata.is_file(), "cannot read {}: not a regular file", file.display());
+    }
+    let plugins = load_plugins(settings).await?;
+    let (router, fallback) = match parser {
+        Some(name) => {
+            let parser = Parser::resolve(&plugins, name, &[])?;
+            (Router::single(parser.clone()), parser)
+        }
+        None => (
+            Router::new(&plugins, &settings.routes)?,
+            Parser::resolve(&plugins, crate::pipeline::route::AUTO, &[])?,
+        ),
+    };
+    let store = Arc::new(MemoryStore::default());
+    let pipeline = Pipeline::start(
+        store.clone(),
+        settings.workers(),
+        settings.pipeline.queue_batches,
+        settings.commit_interval(),
+    )?;
+    let batches = pipeline.batches.clone();
+    let limits = read_limits(settings);
+    let reading = tokio::task::spawn_blocking(move || {
+        let never = CancellationToken::new();
+        for (index, path) in files.into_iter().enumerate() {
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let parser = router.parser_for(&name).unwrap_or(&fallback).clone();
+            // The index keeps a file named twice apart in batch ordering.
+            let source = format!("{index}:{}", path.display());
+            let mut reader = FileReader::new(path.clone(), source.into(), parser, 0);
+            reader
+                .read_available(&batches, limits, true, &never)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+        }
+        anyhow::Ok(())
+    });
+    let read_result = reading.await?;
+    if read_result.is_err() {
+        warn!("Reading stopped early.");
+    }
+    pipeline.finish().await?;
+    read_result?;
+    Ok(stats::read_stats(store.as_ref())?)
+}

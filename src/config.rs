@@ -1,0 +1,178 @@
+//! Settings: the embedded defaults (`configs/config.yaml`), then an optional
+//! file, then `LOGPROC_SECTION__KEY` environment variables, then flags.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The defaults, embedded so that the binary runs with no file at all.
+pub const DEFAULTS_YAML: &str = include_str!("../configs/config.yaml");
+
+/// Everything configurable. Unknown keys are refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Log filter (tracing EnvFilter syntax); RUST_LOG wins when set.
+    pub log_level: String,
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub watch: WatchSettings,
+    pub pipeline: PipelineSettings,
+    pub plugins: PluginSettings,
+    /// Which parser reads which file; first match wins.
+    pub routes: Vec<RouteSettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address of the HTTP API.
+    pub listen: SocketAddr,
+    /// Longest a graceful shutdown may take.
+    pub shutdown_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Directory of the sled database.
+    pub data_dir: PathBuf,
+    /// Interval between commits.
+    pub commit_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchSettings {
+    /// Directory whose files are read and followed.
+    pub dir: PathBuf,
+    /// Interval of the poll that backs up file system events.
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSettings {
+    /// Parser workers; 0 = one per available core.
+    pub workers: usize,
+    /// Most lines in a batch.
+    pub batch_lines: usize,
+    /// About the most bytes in a batch.
+    pub batch_bytes: usize,
+    /// Capacity of the queue between readers and workers, in batches.
+    pub queue_batches: usize,
+    /// Longest line accepted; longer ones are counted invalid.
+    pub max_line_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSettings {
+    /// Linear memory cap per plugin instance, in MiB.
+    pub memory_limit_mib: usize,
+    /// Longest one plugin call may run.
+    pub call_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSettings {
+    /// Glob on the file name, such as `*.log`.
+    pub glob: String,
+    /// A plugin name, or `auto`.
+    pub parser: String,
+    /// Settings passed to the plugin's `configure`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+/// Values from command-line flags, applied last.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub watch_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads the settings in order of precedence: defaults < `file` <
+    /// environment < `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Settings> {
+        use config::{Config, Environment, File, FileFormat};
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS_YAML, FileFormat::Yaml));
+        if let Some(path) = file {
+            anyhow::ensure!(path.is_file(), "config file {} does not exist", path.display());
+            builder = builder.add_source(File::from(path).required(true));
+        }
+        // Without prefix_separator("_"), the crate expects LOGPROC__KEY and
+        // silently ignores LOGPROC_LOG_LEVEL.
+        builder = builder.add_source(
+            Environment::with_prefix("LOGPROC")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        );
+        if let Some(listen) = overrides.listen {
+            builder = builder.set_override("server.listen", listen.to_string())?;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            builder = builder.set_override("storage.data_dir", dir.to_string_lossy().into_owned())?;
+        }
+        if let Some(dir) = &overrides.watch_dir {
+            builder = builder.set_override("watch.dir", dir.to_string_lossy().into_owned())?;
+        }
+        let settings: Settings = builder
+            .build()?
+            .try_deserialize()
+            .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let positive = [
+            ("pipeline.batch_lines", self.pipeline.batch_lines as u64),
+            ("pipeline.batch_bytes", self.pipeline.batch_bytes as u64),
+            ("pipeline.queue_batches", self.pipeline.queue_batches as u64),
+            ("pipeline.max_line_bytes", self.pipeline.max_line_bytes as u64),
+            ("plugins.memory_limit_mib", self.plugins.memory_limit_mib as u64),
+            ("plugins.call_timeout_ms", self.plugins.call_timeout_ms),
+            ("storage.commit_interval_ms", self.storage.commit_interval_ms),
+            ("watch.poll_interval_ms", self.watch.poll_interval_ms),
+        ];
+        for (key, value) in positive {
+            anyhow::ensure!(value > 0, "invalid configuration: {key} must be greater than 0");
+        }
+        Ok(())
+    }
+
+    /// Worker count with 0 resolved to the available cores.
+    pub fn workers(&self) -> usize {
+        match self.pipeline.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+
+    pub fn commit_interval(&self) -> Duration {
+        Duration::from_millis(self.storage.commit_interval_ms)
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.watch.poll_interval_ms)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.server.shutdown_timeout_ms)
+    }
+
+    pub fn plugin_limits(&self) -> crate::plugin::Limits {
+        crate::plugin::Limits {
+            memory_bytes: self.plugins.memory_limit_mib << 20,
+            call_timeout: Duration::from_millis(self.plugins.call_timeout_ms),
+        }
+    }
+}

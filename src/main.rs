@@ -1,0 +1,81 @@
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use logproc::app;
+use logproc::cli::{Cli, Command, Format};
+use logproc::config::{Overrides, Settings};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(default_filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+#[tokio::main]
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let overrides = Overrides {
+                listen: args.listen,
+                data_dir: args.data_dir,
+                watch_dir: args.watch_dir,
+            };
+            let settings = Settings::load(args.config.as_deref(), &overrides)?;
+            if args.print_config {
+                println!("{}", serde_json::to_string_pretty(&settings)?);
+                return Ok(());
+            }
+            init_logging(&settings.log_level);
+            let listener = tokio::net::TcpListener::bind(settings.server.listen)
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", settings.server.listen))?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            app::serve(settings, listener, shutdown).await
+        }
+        Command::Process(args) => {
+            let settings = Settings::load(args.config.as_deref(), &Overrides::default())?;
+            // Only problems go to stderr; the statistics are the output.
+            init_logging("warn");
+            let stats = app::process(&settings, args.files, args.parser.as_deref()).await?;
+            let output = match args.format {
+                Format::Json => serde_json::to_string_pretty(&stats)? + "\n",
+                Format::Table => logproc::stats::render_table(&stats),
+            };
+            match std::io::stdout().write_all(output.as_bytes()) {
+                // `logproc process ... | head` is fine.
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                result => Ok(result?),
+            }
+        }
+    }
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    shutdown.cancel();
+}

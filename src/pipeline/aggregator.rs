@@ -1,0 +1,96 @@
+//! The aggregator, the only writer: merges finished batches in each source's
+//! order and commits counters and checkpoints together, on an interval.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{debug, error};
+
+use super::Done;
+use super::batch::SourceId;
+use crate::model::Delta;
+use crate::store::{Checkpoint, Commit, Store};
+
+/// Finished batches of one source that wait for an earlier one.
+#[derive(Default)]
+struct SourceOrder {
+    next_seq: u64,
+    waiting: BTreeMap<u64, Done>,
+}
+
+/// What is merged but not yet committed.
+#[derive(Default)]
+struct Pending {
+    delta: Delta,
+    checkpoints: BTreeMap<String, Checkpoint>,
+}
+
+/// Runs until every sender of `done` is gone, then commits what remains.
+pub async fn run_aggregator(
+    done: async_channel::Receiver<Done>,
+    store: Arc<dyn Store>,
+    interval: Duration,
+) -> anyhow::Result<()> {
+    let mut order: HashMap<SourceId, SourceOrder> = HashMap::new();
+    let mut pending = Pending::default();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            finished = done.recv() => match finished {
+                Ok(finished) => accept(&mut order, &mut pending, finished),
+                Err(_) => break,
+            },
+            _ = ticker.tick() => {
+                if let Err(error) = commit(&store, &mut pending).await {
+                    // Kept in `pending`: the next tick retries.
+                    error!(error = %error, "Commit failed; will retry.");
+                }
+            }
+        }
+    }
+    let unordered: usize = order.values().map(|source| source.waiting.len()).sum();
+    if unordered > 0 {
+        // Cannot happen while every batch sent reaches the aggregator; if it
+        // does, committing them would break the checkpoint's promise.
+        error!(
+            batches = unordered,
+            "Batches finished after a missing one were not committed."
+        );
+    }
+    commit(&store, &mut pending).await
+}
+
+/// Merges `finished` if it is next in its source; otherwise holds it until
+/// the batches before it are in. Counts and checkpoint move together, so a
+/// checkpoint never covers a batch whose counts are not merged.
+fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, finished: Done) {
+    let source = order.entry(finished.source.clone()).or_default();
+    source.waiting.insert(finished.seq, finished);
+    while let Some(next) = source.waiting.remove(&source.next_seq) {
+        source.next_seq += 1;
+        if let Some(offset) = next.end_offset {
+            pending
+                .checkpoints
+                .insert(next.source.to_string(), Checkpoint { offset });
+        }
+        pending.delta.merge(next.delta);
+    }
+}
+
+async fn commit(store: &Arc<dyn Store>, pending: &mut Pending) -> anyhow::Result<()> {
+    if pending.delta.lines() == 0 && pending.checkpoints.is_empty() {
+        return Ok(());
+    }
+    let commit = Commit::new(&pending.delta, pending.checkpoints.clone());
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.commit(&commit)).await??;
+    debug!(
+        lines = pending.delta.lines(),
+        sources = pending.checkpoints.len(),
+        "Committed."
+    );
+    *pending = Pending::default();
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Batches: lines cut from a source at line ends, the unit a worker parses.
+
+use std::sync::Arc;
+
+use super::route::Parser;
+
+/// Identifies a source (for a file, its path) in checkpoints and ordering.
+pub type SourceId = Arc<str>;
+
+/// Lines from one source, ready for a worker.
+#[derive(Debug)]
+pub struct Batch {
+    pub source: SourceId,
+    /// Position of this batch among its source's batches, from 0.
+    pub seq: u64,
+    /// Offset just past this batch's last line, for sources with offsets.
+    pub end_offset: Option<u64>,
+    pub parser: Parser,
+    /// The lines, joined by `\n`, without terminators.
+    pub text: String,
+    /// Number of lines in `text`.
+    pub lines: usize,
+    /// Lines rejected before parsing (not UTF-8, too long).
+    pub rejected: u64,
+}
+
+/// Collects lines until a batch is full.
+#[derive(Debug, Default)]
+pub struct BatchBuilder {
+    text: String,
+    lines: usize,
+    rejected: u64,
+}
+
+impl BatchBuilder {
+    /// Adds one line without its terminator (a trailing `\r` is dropped).
+    pub fn push_line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match std::str::from_utf8(line) {
+            Ok(text) => {
+                if self.lines > 0 {
+                    self.text.push('\n');
+                }
+                self.text.push_str(text);
+                self.lines += 1;
+            }
+            Err(_) => self.rejected += 1,
+        }
+    }
+
+    /// Counts a line that is rejected without its content (too long).
+    pub fn reject_line(&mut self) {
+        self.rejected += 1;
+    }
+
+    /// True when no line has been added.
+    pub fn is_empty(&self) -> bool {
+        self.lines == 0 && self.rejected == 0
+    }
+
+    /// True when the batch has reached either limit.
+    pub fn is_full(&self, max_lines: usize, max_bytes: usize) -> bool {
+        self.lines + self.rejected as usize >= max_lines || self.text.len() >= max_bytes
+    }
+
+    /// Takes the lines collected so far, leaving the builder empty.
+    pub fn take(&mut self, source: &SourceId, seq: u64, end_offset: Option<u64>, parser: &Parser) -> Batch {
+        let builder = std::mem::take(self);
+        Batch {
+            source: source.clone(),
+            seq,
+            end_offset,
+            parser: parser.clone(),
+            text: builder.text,
+            lines: builder.lines,
+            rejected: builder.rejected,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BatchBuilder;
+
+    #[test]
+    fn joins_lines_drops_cr_and_rejects_bad_utf8() {
+        let mut builder = BatchBuilder::default();
+        builder.push_line(b"first\r");
+        builder.push_line(b"");
+        builder.push_line(b"\xff\xfe");
+        builder.push_line("dernière".as_bytes());
+        assert_eq!(
+            (builder.text.as_str(), builder.lines, builder.rejected),
+            ("first\n\ndernière", 3, 1)
+        );
+        assert!(builder.is_full(4, usize::MAX));
+        assert!(!builder.is_full(5, usize::MAX));
+    }
+}

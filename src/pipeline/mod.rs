@@ -1,0 +1,73 @@
+//! The pipeline: readers send [`Batch`]es into a bounded queue; worker
+//! threads parse them into deltas; one aggregator commits them.
+
+pub mod aggregator;
+pub mod batch;
+pub mod route;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use batch::{Batch, BatchBuilder, SourceId};
+pub use route::{Parser, Plugins, Router};
+
+use crate::model::Delta;
+use crate::store::Store;
+
+/// A parsed batch, on its way to the aggregator.
+#[derive(Debug)]
+pub struct Done {
+    pub source: SourceId,
+    pub seq: u64,
+    pub end_offset: Option<u64>,
+    pub delta: Delta,
+}
+
+/// A running pipeline. Sources send into [`Pipeline::batches`]; once every
+/// sender is dropped, [`Pipeline::finish`] waits for the last commit.
+pub struct Pipeline {
+    pub batches: async_channel::Sender<Batch>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    aggregator: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Pipeline {
+    pub fn start(
+        store: Arc<dyn Store>,
+        workers: usize,
+        queue_batches: usize,
+        commit_interval: Duration,
+    ) -> anyhow::Result<Pipeline> {
+        let (batches, batch_queue) = async_channel::bounded(queue_batches);
+        let (done_tx, done_rx) = async_channel::bounded(queue_batches);
+        let workers = (0..workers)
+            .map(|i| {
+                let (batch_queue, done_tx) = (batch_queue.clone(), done_tx.clone());
+                std::thread::Builder::new()
+                    .name(format!("parser-{i}"))
+                    .spawn(move || worker::run_worker(batch_queue, done_tx))
+            })
+            .collect::<Result<_, _>>()?;
+        let aggregator = tokio::spawn(aggregator::run_aggregator(done_rx, store, commit_interval));
+        Ok(Pipeline {
+            batches,
+            workers,
+            aggregator,
+        })
+    }
+
+    /// Closes the queue, lets the workers finish every queued batch, and
+    /// waits for the aggregator's last commit.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        drop(self.batches);
+        let workers = self.workers;
+        tokio::task::spawn_blocking(move || {
+            for worker in workers {
+                let _ = worker.join();
+            }
+        })
+        .await?;
+        self.aggregator.await?
+    }
+}

@@ -1,0 +1,218 @@
+//! Parser plugins: one wasmtime [`Engine`], plugins compiled once and shared
+//! ([`CompiledPlugin`]), and per-worker instances ([`PluginInstance`]) that
+//! run in a sandbox with no capabilities, a memory cap and a deadline per call.
+#![deny(missing_docs)]
+
+mod builtin;
+mod sandbox;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store};
+
+pub use builtin::builtin_plugins;
+use sandbox::HostState;
+
+#[allow(missing_docs)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "log-parser",
+    });
+}
+
+pub use bindings::logproc::plugin::types::{Entry, Level as WitLevel, Outcome};
+
+/// A plugin failure.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The bytes are not a component that implements the contract.
+    #[error("plugin {name} is not a valid parser component: {reason:#}")]
+    Invalid {
+        /// The plugin's name.
+        name: String,
+        /// What the check found.
+        reason: anyhow::Error,
+    },
+    /// The plugin refused its settings.
+    #[error("plugin {name} refused its settings: {reason}")]
+    Settings {
+        /// The plugin's name.
+        name: String,
+        /// The plugin's message.
+        reason: String,
+    },
+    /// A call trapped, ran out of time or memory.
+    #[error("plugin {name} failed: {reason:#}")]
+    Call {
+        /// The plugin's name.
+        name: String,
+        /// The trap or error.
+        reason: anyhow::Error,
+    },
+}
+
+/// Sandbox limits applied to every instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most linear memory one instance may have.
+    pub memory_bytes: usize,
+    /// Longest one call may run.
+    pub call_timeout: Duration,
+}
+
+/// The engine shared by every plugin, with the host side of the contract.
+#[derive(Clone)]
+pub struct PluginEngine {
+    engine: Engine,
+    linker: Arc<Linker<HostState>>,
+    limits: Limits,
+}
+
+/// How often the epoch advances; a call's deadline is counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Epoch ticks that make up `timeout` (at least one).
+fn deadline_ticks(timeout: Duration) -> u64 {
+    timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64
+}
+
+impl PluginEngine {
+    /// Creates the engine and starts its epoch ticker.
+    pub fn new(limits: Limits) -> anyhow::Result<PluginEngine> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        // Rust guests import WASI even when they use none of it; link it with
+        // an empty context (see sandbox.rs).
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        let weak = engine.weak();
+        std::thread::Builder::new().name("plugin-epoch".into()).spawn(move || {
+            // Stops when the last Engine handle is gone.
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })?;
+        Ok(PluginEngine {
+            engine,
+            linker: Arc::new(linker),
+            limits,
+        })
+    }
+
+    /// Compiles `bytes` and checks them against the contract: the component
+    /// must link, export `parser`, and describe itself.
+    pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<CompiledPlugin, PluginError> {
+        let invalid = |reason: wasmtime::Error| PluginError::Invalid {
+            name: name.to_owned(),
+            reason: reason.into(),
+        };
+        let component = Component::new(&self.engine, bytes).map_err(invalid)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
+        let pre = bindings::LogParserPre::new(pre).map_err(invalid)?;
+        let mut plugin = CompiledPlugin {
+            name: name.to_owned(),
+            version: String::new(),
+            engine: self.clone(),
+            pre,
+        };
+        let mut instance = plugin.instantiate_unconfigured()?;
+        let info = instance
+            .bindings
+            .logproc_plugin_parser()
+            .call_describe(&mut instance.store)
+            .map_err(|reason| invalid(reason.context("describe failed")))?;
+        plugin.version = info.version;
+        Ok(plugin)
+    }
+}
+
+/// A plugin compiled once, shared by every worker.
+pub struct CompiledPlugin {
+    name: String,
+    version: String,
+    engine: PluginEngine,
+    pre: bindings::LogParserPre<HostState>,
+}
+
+impl std::fmt::Debug for CompiledPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPlugin")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+impl CompiledPlugin {
+    /// The name this plugin is registered under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The version the plugin reports.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// A new instance configured with `settings`.
+    pub fn instantiate(&self, settings: &[(String, String)]) -> Result<PluginInstance, PluginError> {
+        let mut instance = self.instantiate_unconfigured()?;
+        let result =
+            instance.call(|bindings, store| bindings.logproc_plugin_parser().call_configure(store, settings))?;
+        result.map_err(|reason| PluginError::Settings {
+            name: self.name.clone(),
+            reason,
+        })?;
+        Ok(instance)
+    }
+
+    fn instantiate_unconfigured(&self) -> Result<PluginInstance, PluginError> {
+        let mut store = Store::new(&self.engine.engine, HostState::new(self.engine.limits.memory_bytes));
+        store.limiter(|state| &mut state.limits);
+        // Instantiation runs guest code (start functions) too.
+        store.set_epoch_deadline(deadline_ticks(self.engine.limits.call_timeout));
+        let bindings = self.pre.instantiate(&mut store).map_err(|reason| PluginError::Call {
+            name: self.name.clone(),
+            reason: reason.into(),
+        })?;
+        Ok(PluginInstance {
+            name: self.name.clone(),
+            timeout: self.engine.limits.call_timeout,
+            store,
+            bindings,
+        })
+    }
+}
+
+/// One worker's instance of a plugin. Discard it after a failed call: its
+/// state is unknown.
+pub struct PluginInstance {
+    name: String,
+    timeout: Duration,
+    store: Store<HostState>,
+    bindings: bindings::LogParser,
+}
+
+impl PluginInstance {
+    /// Parses one batch (lines joined by `\n`).
+    pub fn parse_batch(&mut self, lines: &str) -> Result<Vec<Outcome>, PluginError> {
+        self.call(|bindings, store| bindings.logproc_plugin_parser().call_parse_batch(store, lines))
+    }
+
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&bindings::LogParser, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        self.store.set_epoch_deadline(deadline_ticks(self.timeout));
+        f(&self.bindings, &mut self.store).map_err(|reason| PluginError::Call {
+            name: self.name.clone(),
+            reason: reason.into(),
+        })
+    }
+}

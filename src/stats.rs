@@ -1,0 +1,249 @@
+//! The statistics documents served by `GET /stats` and `GET /stats/{service}`
+//! and printed by `logproc process`, read from a [`Store`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use crate::model::{Level, LevelCounts};
+use crate::store::{Store, StoreError, keys};
+
+/// `GET /stats`.
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    /// Lines counted: parsed + invalid (skipped blank lines are not counted).
+    pub lines: u64,
+    pub parsed: u64,
+    pub invalid: u64,
+    /// Parsed lines by level.
+    pub levels: Levels,
+    /// Parsed lines by service.
+    pub services: BTreeMap<String, Summary>,
+}
+
+/// Lines and their split by level.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub lines: u64,
+    pub levels: Levels,
+}
+
+/// `GET /stats/{service}`.
+#[derive(Debug, Serialize)]
+pub struct ServiceStats {
+    pub service: String,
+    pub lines: u64,
+    pub levels: Levels,
+    pub components: BTreeMap<String, Summary>,
+    /// The most recent minutes that have lines, oldest first.
+    pub per_minute: Vec<Minute>,
+}
+
+/// One minute of one service, by the entries' timestamps.
+#[derive(Debug, Serialize)]
+pub struct Minute {
+    /// Start of the minute, RFC 3339 UTC.
+    pub minute: String,
+    /// Start of the minute, epoch milliseconds.
+    pub start_ms: i64,
+    pub lines: u64,
+    /// ERROR and FATAL lines.
+    pub errors: u64,
+    /// WARN lines.
+    pub warnings: u64,
+}
+
+/// Counts per level, serialized as `{"TRACE": n, ..., "UNKNOWN": n}` with
+/// every level present.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Levels(pub LevelCounts);
+
+impl Levels {
+    fn add(&mut self, level: Level, count: u64) {
+        self.0[level.index()] += count;
+    }
+}
+
+impl Serialize for Levels {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(Level::ALL.len()))?;
+        for level in Level::ALL {
+            map.serialize_entry(level.name(), &self.0[level.index()])?;
+        }
+        map.end()
+    }
+}
+
+impl Summary {
+    fn add(&mut self, level: Level, count: u64) {
+        self.lines += count;
+        self.levels.add(level, count);
+    }
+}
+
+/// Reads the totals and the per-service summaries.
+pub fn read_stats(store: &dyn Store) -> Result<Stats, StoreError> {
+    let mut stats = Stats {
+        lines: 0,
+        parsed: store.counter(keys::PARSED)?,
+        invalid: store.counter(keys::INVALID)?,
+        levels: Levels::default(),
+        services: BTreeMap::new(),
+    };
+    stats.lines = stats.parsed + stats.invalid;
+    for (key, value) in store.scan_prefix(keys::COMPONENT_PREFIX)? {
+        let (service, _, level) = keys::parse_component(&key).ok_or_else(|| corrupt(&key))?;
+        let count = keys::decode_counter(&value).ok_or_else(|| corrupt(&key))?;
+        stats.levels.add(level, count);
+        stats.services.entry(service.to_owned()).or_default().add(level, count);
+    }
+    Ok(stats)
+}
+
+/// Reads one service's statistics with its last `minutes` minute buckets;
+/// `None` when the service has no lines.
+pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<Option<ServiceStats>, StoreError> {
+    let mut total = Summary::default();
+    let mut components = BTreeMap::<String, Summary>::new();
+    for (key, value) in store.scan_prefix(&keys::component_service_prefix(service))? {
+        let (_, component, level) = keys::parse_component(&key).ok_or_else(|| corrupt(&key))?;
+        let count = keys::decode_counter(&value).ok_or_else(|| corrupt(&key))?;
+        total.add(level, count);
+        components.entry(component.to_owned()).or_default().add(level, count);
+    }
+    if components.is_empty() {
+        return Ok(None);
+    }
+    let prefix = keys::minute_service_prefix(service);
+    let mut per_minute = Vec::<Minute>::new();
+    // Keys come in time order; each minute has up to one key per level.
+    for (key, value) in store.scan_prefix(&prefix)? {
+        let (start_ms, level) = keys::parse_minute(&key, &prefix).ok_or_else(|| corrupt(&key))?;
+        let count = keys::decode_counter(&value).ok_or_else(|| corrupt(&key))?;
+        if per_minute.last().is_none_or(|last| last.start_ms != start_ms) {
+            per_minute.push(Minute {
+                minute: rfc3339(start_ms),
+                start_ms,
+                lines: 0,
+                errors: 0,
+                warnings: 0,
+            });
+        }
+        let bucket = per_minute.last_mut().expect("pushed above");
+        bucket.lines += count;
+        match level {
+            Level::Error | Level::Fatal => bucket.errors += count,
+            Level::Warn => bucket.warnings += count,
+            _ => {}
+        }
+    }
+    let skip = per_minute.len().saturating_sub(minutes);
+    per_minute.drain(..skip);
+    Ok(Some(ServiceStats {
+        service: service.to_owned(),
+        lines: total.lines,
+        levels: total.levels,
+        components,
+        per_minute,
+    }))
+}
+
+/// `GET /sources`: how far each source has been counted.
+#[derive(Debug, Serialize)]
+pub struct SourceProgress {
+    /// The source (for a file, its path).
+    pub source: String,
+    /// Every line before this byte offset is counted, none after it.
+    pub offset: u64,
+}
+
+/// Reads every source's checkpoint, in source order.
+pub fn read_sources(store: &dyn Store) -> Result<Vec<SourceProgress>, StoreError> {
+    store
+        .scan_prefix(keys::CHECKPOINT_PREFIX)?
+        .into_iter()
+        .map(|(key, _)| {
+            let source = String::from_utf8_lossy(&key[keys::CHECKPOINT_PREFIX.len()..]).into_owned();
+            let offset = store.checkpoint(&source)?.map_or(0, |checkpoint| checkpoint.offset);
+            Ok(SourceProgress { source, offset })
+        })
+        .collect()
+}
+
+fn corrupt(key: &[u8]) -> StoreError {
+    StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+    }
+}
+
+/// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (minute buckets have
+/// no fraction).
+pub fn rfc3339(epoch_ms: i64) -> String {
+    let seconds = epoch_ms.div_euclid(1000);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // H. Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
+
+/// The statistics as aligned text tables, for people.
+pub fn render_table(stats: &Stats) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "lines    {}\nparsed   {}\ninvalid  {}\n",
+        stats.lines, stats.parsed, stats.invalid
+    );
+    let width = stats.services.keys().map(String::len).chain([7]).max().unwrap_or(7);
+    let _ = write!(out, "{:<width$} {:>10}", "SERVICE", "LINES");
+    for level in Level::ALL {
+        let _ = write!(out, " {:>10}", level.name());
+    }
+    out.push('\n');
+    let rows = stats.services.iter().map(|(name, summary)| (name.as_str(), summary));
+    let total = Summary {
+        lines: stats.parsed,
+        levels: stats.levels,
+    };
+    for (name, summary) in rows.chain([("(all)", &total)]) {
+        let _ = write!(out, "{name:<width$} {:>10}", summary.lines);
+        for count in summary.levels.0 {
+            let _ = write!(out, " {count:>10}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn formats_minutes_in_utc() {
+        // Checked with `date -u -d @SECONDS +%FT%TZ`.
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_735_732_800_123), "2025-01-01T12:00:00Z");
+        assert_eq!(rfc3339(1_709_251_140_000), "2024-02-29T23:59:00Z");
+        assert_eq!(rfc3339(-60_000), "1969-12-31T23:59:00Z");
+    }
+}

@@ -1,0 +1,113 @@
+//! Key layout. Keys are ordered so that each API question is a prefix scan:
+//!
+//! - `t/parsed`, `t/invalid`: totals
+//! - `c/{service}\0{component}\0{level}`: lines by service, component, level
+//! - `m/{service}\0{minute}{level}`: lines by service, minute, level
+//!   (minute start in epoch ms, 8 bytes big-endian with the sign bit flipped,
+//!   so minutes sort in time order)
+//! - `o/{source}`: a source's checkpoint (postcard)
+//!
+//! Counter values are 8-byte big-endian integers. Names never hold `\0`: the
+//! worker replaces it (see `pipeline::worker`).
+
+use crate::model::Level;
+
+/// Total parsed lines.
+pub const PARSED: &[u8] = b"t/parsed";
+/// Total invalid lines.
+pub const INVALID: &[u8] = b"t/invalid";
+/// Prefix of the (service, component, level) counters.
+pub const COMPONENT_PREFIX: &[u8] = b"c/";
+/// Prefix of the (service, minute, level) counters.
+pub const MINUTE_PREFIX: &[u8] = b"m/";
+/// Prefix of the source checkpoints.
+pub const CHECKPOINT_PREFIX: &[u8] = b"o/";
+
+/// Key of the lines of one (service, component, level).
+pub fn component(service: &str, component: &str, level: Level) -> Vec<u8> {
+    let mut key = component_service_prefix(service);
+    key.extend_from_slice(component.as_bytes());
+    key.push(0);
+    key.push(level.index() as u8);
+    key
+}
+
+/// Prefix of every `component` key of one service.
+pub fn component_service_prefix(service: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(2 + service.len() + 1);
+    key.extend_from_slice(COMPONENT_PREFIX);
+    key.extend_from_slice(service.as_bytes());
+    key.push(0);
+    key
+}
+
+/// Splits a `component` key into (service, component, level).
+pub fn parse_component(key: &[u8]) -> Option<(&str, &str, Level)> {
+    let rest = key.strip_prefix(COMPONENT_PREFIX)?;
+    let (level, names) = rest.split_last()?;
+    let names = names.strip_suffix(&[0])?;
+    let split = names.iter().position(|&b| b == 0)?;
+    let service = std::str::from_utf8(&names[..split]).ok()?;
+    let component = std::str::from_utf8(&names[split + 1..]).ok()?;
+    Some((service, component, Level::from_index(*level)?))
+}
+
+/// Key of the lines of one (service, minute, level).
+pub fn minute(service: &str, minute_start_ms: i64, level: Level) -> Vec<u8> {
+    let mut key = minute_service_prefix(service);
+    key.extend_from_slice(&((minute_start_ms as u64) ^ (1 << 63)).to_be_bytes());
+    key.push(level.index() as u8);
+    key
+}
+
+/// Prefix of every `minute` key of one service.
+pub fn minute_service_prefix(service: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(2 + service.len() + 1);
+    key.extend_from_slice(MINUTE_PREFIX);
+    key.extend_from_slice(service.as_bytes());
+    key.push(0);
+    key
+}
+
+/// Reads (minute start, level) from a `minute` key, given its service prefix.
+pub fn parse_minute(key: &[u8], service_prefix: &[u8]) -> Option<(i64, Level)> {
+    let rest = key.strip_prefix(service_prefix)?;
+    let (minute, level) = rest.split_first_chunk::<8>()?;
+    let [level] = level else { return None };
+    Some((
+        (u64::from_be_bytes(*minute) ^ (1 << 63)) as i64,
+        Level::from_index(*level)?,
+    ))
+}
+
+/// Key of a source's checkpoint.
+pub fn checkpoint(source: &str) -> Vec<u8> {
+    [CHECKPOINT_PREFIX, source.as_bytes()].concat()
+}
+
+/// A counter's stored form.
+pub fn encode_counter(value: u64) -> [u8; 8] {
+    value.to_be_bytes()
+}
+
+/// A counter from its stored form; `None` if it is not 8 bytes.
+pub fn decode_counter(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_minutes_sort_in_time_order() {
+        let key = component("pay ments", "api", Level::Warn);
+        assert_eq!(parse_component(&key), Some(("pay ments", "api", Level::Warn)));
+        let prefix = minute_service_prefix("orders");
+        let early = minute("orders", -60_000, Level::Fatal);
+        let late = minute("orders", 1_735_668_120_000, Level::Trace);
+        assert!(early < late);
+        assert_eq!(parse_minute(&early, &prefix), Some((-60_000, Level::Fatal)));
+        assert_eq!(parse_minute(&late, &prefix), Some((1_735_668_120_000, Level::Trace)));
+    }
+}

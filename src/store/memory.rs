@@ -1,0 +1,42 @@
+//! A store that lives in memory, for one-shot runs (`logproc process`).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::{Commit, Entry, Store, StoreError, encode_checkpoint, keys};
+
+/// Keys and values in a sorted map; nothing survives the process.
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+impl Store for MemoryStore {
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let mut entries = self.entries.lock().expect("store lock poisoned");
+        for (key, amount) in &commit.increments {
+            let current = entries
+                .get(key)
+                .and_then(|bytes| keys::decode_counter(bytes))
+                .unwrap_or(0);
+            entries.insert(key.clone(), keys::encode_counter(current + amount).to_vec());
+        }
+        for (source, checkpoint) in &commit.checkpoints {
+            entries.insert(keys::checkpoint(source), encode_checkpoint(checkpoint));
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.entries.lock().expect("store lock poisoned").get(key).cloned())
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
+        let entries = self.entries.lock().expect("store lock poisoned");
+        Ok(entries
+            .range(prefix.to_vec()..)
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect())
+    }
+}

@@ -1,0 +1,134 @@
+//! Storage: one atomic commit of counter increments plus source checkpoints,
+//! point reads, prefix scans. sled is the embedded backend; the in-memory one
+//! serves `logproc process`, which keeps nothing.
+#![deny(missing_docs)]
+
+pub mod keys;
+mod memory;
+mod sled_store;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+use crate::model::{Delta, Level};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory could not be opened.
+    #[error("cannot open the data directory {path}: {source}")]
+    Open {
+        /// The data directory.
+        path: String,
+        /// What sled reported.
+        source: sled::Error,
+    },
+    /// A read or write failed.
+    #[error("storage error: {0}")]
+    Backend(#[from] sled::Error),
+    /// A stored value is not what its key says.
+    #[error("corrupt value under key {key:?}")]
+    Corrupt {
+        /// The key, lossily decoded.
+        key: String,
+    },
+}
+
+/// How far a source has been counted: every line before `offset` is in the
+/// committed counters, none after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Byte offset just past the last counted line.
+    pub offset: u64,
+}
+
+/// What one commit writes, all or nothing.
+#[derive(Debug, Default)]
+pub struct Commit {
+    /// Amounts to add to counters, by key.
+    pub increments: BTreeMap<Vec<u8>, u64>,
+    /// New checkpoints, by source.
+    pub checkpoints: BTreeMap<String, Checkpoint>,
+}
+
+impl Commit {
+    /// The counter increments of `delta`, and the checkpoints that go with it.
+    pub fn new(delta: &Delta, checkpoints: BTreeMap<String, Checkpoint>) -> Commit {
+        let mut increments = BTreeMap::new();
+        let mut add = |key: Vec<u8>, amount: u64| {
+            if amount > 0 {
+                *increments.entry(key).or_insert(0) += amount;
+            }
+        };
+        add(keys::PARSED.to_vec(), delta.parsed);
+        add(keys::INVALID.to_vec(), delta.invalid);
+        for (service, counts) in &delta.services {
+            for (component, by_level) in &counts.components {
+                for level in Level::ALL {
+                    add(keys::component(service, component, level), by_level[level.index()]);
+                }
+            }
+            for (minute, by_level) in &counts.minutes {
+                for level in Level::ALL {
+                    add(keys::minute(service, *minute, level), by_level[level.index()]);
+                }
+            }
+        }
+        Commit {
+            increments,
+            checkpoints,
+        }
+    }
+
+    /// True when the commit writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.increments.is_empty() && self.checkpoints.is_empty()
+    }
+}
+
+/// A stored (key, value) pair.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// A key-value store the aggregator commits to and the API reads from.
+pub trait Store: Send + Sync + 'static {
+    /// Applies `commit` atomically and durably: after a crash either all of it
+    /// is visible or none.
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+
+    /// The value under `key`.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Every (key, value) whose key starts with `prefix`, in key order.
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
+
+    /// The committed checkpoint of `source`.
+    fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let key = keys::checkpoint(source);
+        self.get(&key)?
+            .map(|bytes| postcard::from_bytes(&bytes).map_err(|_| corrupt(&key)))
+            .transpose()
+    }
+
+    /// The counter under `key` (0 when absent).
+    fn counter(&self, key: &[u8]) -> Result<u64, StoreError> {
+        match self.get(key)? {
+            None => Ok(0),
+            Some(bytes) => keys::decode_counter(&bytes).ok_or_else(|| corrupt(key)),
+        }
+    }
+}
+
+fn corrupt(key: &[u8]) -> StoreError {
+    StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+    }
+}
+
+/// The encoded value of a checkpoint.
+fn encode_checkpoint(checkpoint: &Checkpoint) -> Vec<u8> {
+    postcard::to_stdvec(checkpoint).expect("a checkpoint always encodes")
+}

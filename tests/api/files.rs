@@ -1,0 +1,102 @@
+//! Files in the watch directory, counted exactly once.
+
+use crate::helpers::{App, Dirs, append};
+use crate::truth::{Truth, json_lines, text_lines};
+
+#[test]
+fn json_and_text_files_are_counted_exactly() {
+    let dirs = Dirs::new();
+    let mut truth = Truth::default();
+    let json = dirs.watched("app.jsonl");
+    let text = dirs.watched("app.log");
+    std::fs::write(&json, json_lines(5_000, 1, &mut truth)).unwrap();
+    std::fs::write(&text, text_lines(5_000, 2, &mut truth)).unwrap();
+    // A file no route matches is not read.
+    std::fs::write(dirs.watched("notes.md"), "ERROR [x/y] not a log\n").unwrap();
+
+    let app = App::spawn(&dirs, &[]);
+    app.wait_until_read(&json);
+    let stats = app.wait_until_read(&text);
+    assert_eq!(stats, truth.stats());
+    let (_, sources) = app.get("/sources");
+    assert_eq!(
+        sources.as_array().unwrap().len(),
+        2,
+        "only routed files are read: {sources}"
+    );
+}
+
+#[test]
+fn lines_appended_later_are_counted() {
+    let dirs = Dirs::new();
+    let mut truth = Truth::default();
+    let file = dirs.watched("growing.jsonl");
+    std::fs::write(&file, json_lines(300, 3, &mut truth)).unwrap();
+    let app = App::spawn(&dirs, &[]);
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+
+    append(&file, &json_lines(700, 4, &mut truth));
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+    // A new file dropped while running is picked up too.
+    let second = dirs.watched("second.log");
+    std::fs::write(&second, text_lines(250, 5, &mut truth)).unwrap();
+    assert_eq!(app.wait_until_read(&second), truth.stats());
+}
+
+#[test]
+fn partial_last_line_waits_for_its_newline() {
+    let dirs = Dirs::new();
+    let file = dirs.watched("partial.log");
+    let complete = "1735732800000 INFO [orders/api] first\n";
+    std::fs::write(&file, format!("{complete}1735732801000 ERROR [orders/db] sec")).unwrap();
+    let app = App::spawn(&dirs, &[]);
+
+    // Only the complete line is counted; the checkpoint stops before the partial one.
+    let stats = app.wait_for_stats("first line", |stats| stats["lines"] == 1);
+    assert_eq!(stats["levels"]["INFO"], 1);
+    crate::helpers::wait_for("checkpoint at the first newline", || {
+        let (_, sources) = app.get("/sources");
+        (sources[0]["offset"] == complete.len()).then_some(())
+    });
+    assert_eq!(app.stats()["lines"], 1);
+
+    append(&file, "ond\n");
+    let stats = app.wait_until_read(&file);
+    assert_eq!(stats["lines"], 2);
+    assert_eq!(stats["levels"]["ERROR"], 1);
+    assert_eq!(stats["services"]["orders"]["lines"], 2);
+}
+
+#[test]
+fn restart_after_sigterm_mid_file_counts_every_line_once() {
+    let dirs = Dirs::new();
+    let mut truth = Truth::default();
+    let file = dirs.watched("big.jsonl");
+    std::fs::write(&file, json_lines(400_000, 6, &mut truth)).unwrap();
+    let total = truth.lines();
+
+    // Small batches and frequent commits, so that SIGTERM lands mid-file.
+    let config = dirs.root.path().join("small-batches.yaml");
+    std::fs::write(
+        &config,
+        "pipeline:\n  batch_lines: 64\n  workers: 1\nstorage:\n  commit_interval_ms: 20\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let app = App::spawn(&dirs, &["--config", config]);
+    let seen = app.wait_for_stats("some lines counted", |stats| stats["lines"].as_u64().unwrap() > 0);
+    let status = app.terminate();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    assert!(
+        seen["lines"].as_u64().unwrap() < total,
+        "SIGTERM must land mid-file for this test to mean anything"
+    );
+
+    let app = App::spawn(&dirs, &["--config", config]);
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+    // Once more, with everything already counted: nothing is read again.
+    let status = app.terminate();
+    assert!(status.success());
+    let app = App::spawn(&dirs, &["--config", config]);
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+}

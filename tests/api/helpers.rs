@@ -1,0 +1,171 @@
+//! Starting and stopping the real service, and reading its API.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a condition may take before a test fails. Generous: the machine
+/// may be busy with other tests.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
+pub fn logproc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_logproc"))
+}
+
+/// A data dir and a watch dir under one temporary directory.
+pub struct Dirs {
+    pub root: tempfile::TempDir,
+}
+
+impl Dirs {
+    pub fn new() -> Dirs {
+        let dirs = Dirs {
+            root: tempfile::tempdir().expect("temp dir"),
+        };
+        std::fs::create_dir(dirs.watch()).unwrap();
+        dirs
+    }
+    pub fn watch(&self) -> PathBuf {
+        self.root.path().join("logs")
+    }
+    pub fn data(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+    pub fn watched(&self, name: &str) -> PathBuf {
+        self.watch().join(name)
+    }
+}
+
+/// A running `logproc serve`.
+pub struct App {
+    child: Child,
+    pub addr: SocketAddr,
+    agent: ureq::Agent,
+}
+
+impl App {
+    /// Starts `logproc serve` on port 0 over `dirs`, with `extra` arguments,
+    /// and waits until it listens.
+    pub fn spawn(dirs: &Dirs, extra: &[&str]) -> App {
+        let mut child = logproc()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dirs.data())
+            .arg("--watch-dir")
+            .arg(dirs.watch())
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start logproc");
+        let (lines_tx, lines) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[logproc] {line}");
+                let _ = lines_tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + PATIENCE;
+        let addr = loop {
+            let line = lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("logproc exited or did not report its address");
+            if line.contains("Listening.") {
+                let addr = line
+                    .split("addr=")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .unwrap();
+                break addr.parse().unwrap();
+            }
+        };
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        App { child, addr, agent }
+    }
+
+    /// GET `path`: (status, JSON body).
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let mut response = self
+            .agent
+            .get(format!("http://{}{path}", self.addr))
+            .call()
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_json().expect("JSON body"))
+    }
+
+    pub fn stats(&self) -> Value {
+        let (status, body) = self.get("/stats");
+        assert_eq!(status, 200);
+        body
+    }
+
+    /// Polls `/stats` until `done` holds, and returns that document.
+    pub fn wait_for_stats(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        wait_for(what, || Some(self.stats()).filter(|stats| done(stats)))
+    }
+
+    /// Waits until `file` is counted to its end (its checkpoint equals its
+    /// size), and returns `/stats` as committed with that checkpoint.
+    pub fn wait_until_read(&self, file: &Path) -> Value {
+        let size = std::fs::metadata(file).unwrap().len();
+        let source = file.to_string_lossy().into_owned();
+        wait_for(&format!("{} read to {size}", file.display()), || {
+            let (_, sources) = self.get("/sources");
+            let done = sources
+                .as_array()?
+                .iter()
+                .any(|entry| entry["source"] == source.as_str() && entry["offset"] == size);
+            done.then_some(())
+        });
+        self.stats()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it returns a value, failing the test after [`PATIENCE`].
+pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Appends `text` to `path`.
+pub fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real binary, a real socket, sled on disk, the
+//! plugins built from source. Expected values are computed by the tests from
+//! the data they write, never by the code under test.
+
+mod config;
+mod files;
+mod helpers;
+mod process;
+mod stats_api;
+mod truth;

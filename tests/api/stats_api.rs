@@ -1,0 +1,53 @@
+//! The statistics API over a real socket.
+
+use crate::helpers::{App, Dirs};
+use crate::truth::{Truth, json_lines};
+
+#[test]
+fn service_stats_have_components_and_minutes() {
+    let dirs = Dirs::new();
+    let mut truth = Truth::default();
+    let file = dirs.watched("svc.jsonl");
+    std::fs::write(&file, json_lines(4_000, 20, &mut truth)).unwrap();
+    let app = App::spawn(&dirs, &[]);
+    app.wait_until_read(&file);
+
+    for service in ["orders", "payments", "unknown"] {
+        let (status, body) = app.get(&format!("/stats/{service}"));
+        assert_eq!(status, 200);
+        assert_eq!(body, truth.service(service, 60), "service {service}");
+    }
+    // The data spans 10 minutes; ask for the last 3.
+    let (status, body) = app.get("/stats/auth?minutes=3");
+    assert_eq!(status, 200);
+    assert_eq!(body, truth.service("auth", 3));
+    // Percent-encoded non-ASCII names work.
+    let (status, body) = app.get("/stats/zahlungsdienst-%C3%BC");
+    assert_eq!(status, 200);
+    assert_eq!(body, truth.service("zahlungsdienst-ü", 60));
+}
+
+#[test]
+fn errors_are_json_with_the_right_status() {
+    let dirs = Dirs::new();
+    let app = App::spawn(&dirs, &[]);
+    let (status, body) = app.get("/stats/nosuch");
+    assert_eq!(
+        (status, body["error"].as_str().unwrap()),
+        (404, "no lines counted for service `nosuch`")
+    );
+    for bad in ["0", "abc", "10081", "-1"] {
+        let (status, body) = app.get(&format!("/stats/orders?minutes={bad}"));
+        assert_eq!(status, 400);
+        assert_eq!(
+            body["error"],
+            format!("minutes must be an integer between 1 and 10080, got `{bad}`")
+        );
+    }
+    let (status, body) = app.get("/nope");
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap().contains("/stats"));
+    assert_eq!(app.get("/healthz"), (200, serde_json::json!({ "status": "ok" })));
+    // An empty store has an all-zero document.
+    assert_eq!(app.stats(), Truth::default().stats());
+}

@@ -1,0 +1,250 @@
+//! Test data with its true counts, tallied as it is written, and the
+//! documents the API must return for it.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+pub const LEVELS: [&str; 7] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "UNKNOWN"];
+
+/// (spelling in the log, level it must count as)
+pub const SPELLINGS: [(&str, &str); 13] = [
+    ("INFO", "INFO"),
+    ("info", "INFO"),
+    ("Warn", "WARN"),
+    ("WARNING", "WARN"),
+    ("ERROR", "ERROR"),
+    ("err", "ERROR"),
+    ("FATAL", "FATAL"),
+    ("critical", "FATAL"),
+    ("CRIT", "FATAL"),
+    ("debug", "DEBUG"),
+    ("TRACE", "TRACE"),
+    ("notice", "UNKNOWN"),
+    ("INFO", "INFO"),
+];
+pub const SERVICES: [&str; 4] = ["orders", "payments", "auth", "zahlungsdienst-ü"];
+pub const COMPONENTS: [&str; 3] = ["api", "db", "cache"];
+/// 2025-01-01T12:00:00Z (`date -u -d 2025-01-01T12:00:00Z +%s%3N`).
+pub const BASE_MS: i64 = 1_735_732_800_000;
+
+/// Counts of everything written so far.
+#[derive(Default)]
+pub struct Truth {
+    pub parsed: u64,
+    pub invalid: u64,
+    /// (service, component, level) -> lines
+    counts: BTreeMap<(String, String, &'static str), u64>,
+    /// (service, minute start) -> [lines, errors, warnings]
+    minutes: BTreeMap<(String, i64), [u64; 3]>,
+}
+
+impl Truth {
+    pub fn parsed(&mut self, service: &str, component: &str, level: &'static str, timestamp_ms: i64) {
+        self.parsed += 1;
+        *self
+            .counts
+            .entry((service.to_owned(), component.to_owned(), level))
+            .or_default() += 1;
+        let minute = self
+            .minutes
+            .entry((service.to_owned(), timestamp_ms.div_euclid(60_000) * 60_000))
+            .or_default();
+        minute[0] += 1;
+        match level {
+            "ERROR" | "FATAL" => minute[1] += 1,
+            "WARN" => minute[2] += 1,
+            _ => {}
+        }
+    }
+
+    pub fn invalid(&mut self) {
+        self.invalid += 1;
+    }
+
+    pub fn lines(&self) -> u64 {
+        self.parsed + self.invalid
+    }
+
+    /// The `/stats` document.
+    pub fn stats(&self) -> Value {
+        let mut levels = zero_levels();
+        let mut services = BTreeMap::<&str, (u64, BTreeMap<&str, u64>)>::new();
+        for ((service, _, level), count) in &self.counts {
+            *levels.get_mut(level).unwrap() += count;
+            let entry = services.entry(service).or_insert_with(|| (0, zero_levels()));
+            entry.0 += count;
+            *entry.1.get_mut(level).unwrap() += count;
+        }
+        let services: Map<String, Value> = services
+            .into_iter()
+            .map(|(name, (lines, levels))| (name.to_owned(), json!({ "lines": lines, "levels": levels })))
+            .collect();
+        json!({
+            "lines": self.lines(),
+            "parsed": self.parsed,
+            "invalid": self.invalid,
+            "levels": levels,
+            "services": services,
+        })
+    }
+
+    /// The `/stats/{service}` document with its last `minutes` minutes.
+    pub fn service(&self, service: &str, minutes: usize) -> Value {
+        let mut levels = zero_levels();
+        let mut lines = 0;
+        let mut components = BTreeMap::<&str, (u64, BTreeMap<&str, u64>)>::new();
+        for ((name, component, level), count) in &self.counts {
+            if name != service {
+                continue;
+            }
+            lines += count;
+            *levels.get_mut(level).unwrap() += count;
+            let entry = components.entry(component).or_insert_with(|| (0, zero_levels()));
+            entry.0 += count;
+            *entry.1.get_mut(level).unwrap() += count;
+        }
+        let components: Map<String, Value> = components
+            .into_iter()
+            .map(|(name, (lines, levels))| (name.to_owned(), json!({ "lines": lines, "levels": levels })))
+            .collect();
+        let all: Vec<Value> = self
+            .minutes
+            .iter()
+            .filter(|((name, _), _)| name == service)
+            .map(|((_, start), [lines, errors, warnings])| {
+                json!({ "minute": minute_name(*start), "start_ms": start, "lines": lines, "errors": errors, "warnings": warnings })
+            })
+            .collect();
+        let per_minute = all[all.len().saturating_sub(minutes)..].to_vec();
+        json!({ "service": service, "lines": lines, "levels": levels, "components": components, "per_minute": per_minute })
+    }
+}
+
+fn zero_levels() -> BTreeMap<&'static str, u64> {
+    LEVELS.iter().map(|level| (*level, 0)).collect()
+}
+
+/// Minute names of the test data: all within 2025-01-01 from 12:00 UTC.
+fn minute_name(start_ms: i64) -> String {
+    let minutes = (start_ms - BASE_MS) / 60_000;
+    assert!((0..12 * 60).contains(&minutes), "test data stays within one day");
+    format!("2025-01-01T{:02}:{:02}:00Z", 12 + minutes / 60, minutes % 60)
+}
+
+/// A small deterministic generator (xorshift), so data varies without a dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+/// `count` JSON lines of every kind the json plugin must handle, tallied in
+/// `truth`. Every line ends with a newline.
+pub fn json_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
+    let mut rng = Rng::new(seed);
+    let mut out = String::new();
+    for i in 0..count {
+        let timestamp = BASE_MS + (i as i64 % 600) * 1_000 + rng.below(1000) as i64;
+        let (spelling, level) = SPELLINGS[rng.below(SPELLINGS.len())];
+        let service = rng.pick(&SERVICES);
+        let component = rng.pick(&COMPONENTS);
+        let line = match rng.below(20) {
+            0 => {
+                truth.invalid();
+                [
+                    "{\"level\": \"INFO\", \"service\": ",
+                    "not json at all",
+                    "[1, 2, 3]",
+                    "{\"timestamp\": \"yesterday\"}",
+                ][rng.below(4)]
+                .to_owned()
+            }
+            1 => "   \t ".to_owned(), // skipped: not counted
+            2 => {
+                // No service, component or level.
+                truth.parsed("unknown", "unknown", "UNKNOWN", timestamp);
+                json!({ "timestamp": timestamp, "message": "no fields" }).to_string()
+            }
+            3 => {
+                // RFC 3339 timestamp, fields reordered, extra fields, escapes.
+                truth.parsed(service, component, level, BASE_MS);
+                format!(
+                    r#"{{"message": "quote \" tab \t \u00e9 \ud83d\ude00", "extra": {{"a": [1, {{"b": null}}]}}, "component": "{component}", "service": "{service}", "level": "{spelling}", "timestamp": "2025-01-01T12:00:00.000Z"}}"#
+                )
+            }
+            _ => {
+                truth.parsed(service, component, level, timestamp);
+                json!({
+                    "timestamp": timestamp,
+                    "level": spelling,
+                    "message": "order created",
+                    "service": service,
+                    "component": component,
+                    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                    "span_id": "00f067aa0ba902b7",
+                    "parent_id": "",
+                })
+                .to_string()
+            }
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `count` text lines in the regex plugin's default format, tallied in `truth`.
+pub fn text_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
+    let mut rng = Rng::new(seed);
+    let mut out = String::new();
+    for i in 0..count {
+        let timestamp = BASE_MS + (i as i64 % 600) * 1_000 + rng.below(1000) as i64;
+        let (spelling, level) = SPELLINGS[rng.below(SPELLINGS.len())];
+        let service = rng.pick(&SERVICES);
+        let component = rng.pick(&COMPONENTS);
+        let line = match rng.below(20) {
+            0 => {
+                truth.invalid();
+                [
+                    "garbage without structure",
+                    "2025-13-45T00:00:00Z ERROR [orders/api] bad date",
+                    "ERROR orders api",
+                ][rng.below(3)]
+                .to_owned()
+            }
+            1 => String::new(), // skipped
+            2 => {
+                truth.parsed(service, "unknown", level, timestamp);
+                format!("{timestamp} {spelling} [{service}] no component here")
+            }
+            3 => {
+                // 2025-01-01T12:00:00.123Z with a CRLF ending.
+                truth.parsed(service, component, level, BASE_MS + 123);
+                format!(
+                    "2025-01-01T12:00:00.123Z {spelling} [{service}/{component}] card declined trace=4bf92f3577b34da6\r"
+                )
+            }
+            _ => {
+                truth.parsed(service, component, level, timestamp);
+                format!(
+                    "{timestamp} {spelling} [{service}/{component}] retrying connection to db trace=4bf92f3577b34da6"
+                )
+            }
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
