@@ -28,7 +28,20 @@ pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Plugins> {
         std::thread::scope(|scope| {
             let compiling: Vec<_> = builtin_plugins()
                 .into_iter()
-                .map(|(name, bytes)| (name, scope.spawn(|| engine.compile(name, bytes))))
+                .map(|(name, bytes)| {
+                    let engine = &engine;
+                    let compile = move || {
+                        let started = std::time::Instant::now();
+                        let plugin = engine.compile(name, bytes);
+                        tracing::debug!(
+                            plugin = name,
+                            ms = started.elapsed().as_millis() as u64,
+                            "Compiled plugin."
+                        );
+                        plugin
+                    };
+                    (name, scope.spawn(compile))
+                })
                 .collect();
             compiling
                 .into_iter()
@@ -54,11 +67,7 @@ fn read_limits(settings: &Settings) -> ReadLimits {
 /// in order: readers, workers, the last commit, the HTTP server.
 pub async fn serve(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     let data_dir = settings.storage.data_dir.clone();
-    let store: Arc<dyn Store> = Arc::new(
-        tokio::task::spawn_blocking(move || SledStore::open(&data_dir))
-            .await?
-            .context("Is another logproc using this data directory? Stop it, or choose another with --data-dir")?,
-    );
+    let store: Arc<dyn Store> = Arc::new(tokio::task::spawn_blocking(move || SledStore::open(&data_dir)).await??);
     let plugins = load_plugins(&settings).await?;
     let router = Arc::new(Router::new(&plugins, &settings.routes)?);
     let pipeline = Pipeline::start(
@@ -157,7 +166,7 @@ pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&s
             let parser = router.parser_for(&name).unwrap_or(&fallback).clone();
             // The index keeps a file named twice apart in batch ordering.
             let source = format!("{index}:{}", path.display());
-            let mut reader = FileReader::new(path.clone(), source.into(), parser, 0);
+            let mut reader = FileReader::new(path.clone(), source.into(), parser, 0, Default::default());
             reader
                 .read_available(&batches, limits, true, &never)
                 .with_context(|| format!("cannot read {}", path.display()))?;

@@ -3,6 +3,8 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -28,8 +30,10 @@ pub struct FileReader {
     pub parser: Parser,
     /// Offset of the first byte not yet sent in a batch.
     pub offset: u64,
-    /// Sequence number of the next batch.
-    next_seq: u64,
+    /// Sequence number of the next batch of this source. Shared with the
+    /// next reader of the same source (after the file reappears), so the
+    /// aggregator's order continues instead of waiting for a batch 0 again.
+    next_seq: Arc<AtomicU64>,
     /// True while skipping the rest of an over-long line.
     skipping_long_line: bool,
 }
@@ -44,13 +48,13 @@ pub enum ReadError {
 }
 
 impl FileReader {
-    pub fn new(path: PathBuf, source: SourceId, parser: Parser, offset: u64) -> FileReader {
+    pub fn new(path: PathBuf, source: SourceId, parser: Parser, offset: u64, next_seq: Arc<AtomicU64>) -> FileReader {
         FileReader {
             path,
             source,
             parser,
             offset,
-            next_seq: 0,
+            next_seq,
             skipping_long_line: false,
         }
     }
@@ -139,10 +143,10 @@ impl FileReader {
         end_offset: u64,
         batches: &async_channel::Sender<Batch>,
     ) -> Result<u64, ReadError> {
-        let batch = builder.take(&self.source, self.next_seq, Some(end_offset), &self.parser);
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let batch = builder.take(&self.source, seq, Some(end_offset), &self.parser);
         let lines = batch.lines as u64 + batch.rejected;
         batches.send_blocking(batch).map_err(|_| ReadError::Closed)?;
-        self.next_seq += 1;
         self.offset = end_offset;
         Ok(lines)
     }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
@@ -32,12 +33,17 @@ pub struct WatchContext {
 struct Follower {
     wake: Arc<Notify>,
     task: JoinHandle<()>,
+    next_seq: Arc<AtomicU64>,
 }
 
 /// Watches `ctx.dir` until cancelled, then waits for every reader to stop.
-pub async fn watch_dir(ctx: WatchContext) -> anyhow::Result<()> {
+pub async fn watch_dir(mut ctx: WatchContext) -> anyhow::Result<()> {
     std::fs::create_dir_all(&ctx.dir)
         .map_err(|error| anyhow::anyhow!("cannot create the watch directory {}: {error}", ctx.dir.display()))?;
+    // Paths name sources in checkpoints, and events and scans must agree on
+    // them: `./logs/a.log` and `/srv/logs/a.log` are one file.
+    ctx.dir = std::fs::canonicalize(&ctx.dir)
+        .map_err(|error| anyhow::anyhow!("cannot resolve the watch directory {}: {error}", ctx.dir.display()))?;
     let (event_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let _ = event_tx.send(event);
@@ -53,6 +59,9 @@ pub async fn watch_dir(ctx: WatchContext) -> anyhow::Result<()> {
         tokio::select! {
             _ = ctx.cancel.cancelled() => break,
             Some(event) = events.recv() => match event {
+                // Our own reads raise access events; following them would
+                // make every read wake the reader again.
+                Ok(event) if event.kind.is_access() => {}
                 Ok(event) => {
                     for path in event.paths {
                         follow(&ctx, &readers, &mut followers, &path);
@@ -84,10 +93,14 @@ pub async fn watch_dir(ctx: WatchContext) -> anyhow::Result<()> {
 /// Wakes the reader of `path`, or starts one if the file is new (or its
 /// reader ended, as after a deletion).
 fn follow(ctx: &Arc<WatchContext>, readers: &TaskTracker, followers: &mut HashMap<PathBuf, Follower>, path: &Path) {
-    if let Some(follower) = followers.get(path).filter(|follower| !follower.task.is_finished()) {
-        follower.wake.notify_one();
-        return;
-    }
+    let next_seq = match followers.get(path) {
+        Some(follower) if !follower.task.is_finished() => {
+            follower.wake.notify_one();
+            return;
+        }
+        Some(follower) => follower.next_seq.clone(),
+        None => Arc::default(),
+    };
     if !path.is_file() {
         return;
     }
@@ -99,9 +112,15 @@ fn follow(ctx: &Arc<WatchContext>, readers: &TaskTracker, followers: &mut HashMa
         return;
     };
     let wake = Arc::new(Notify::new());
-    let reader = FileReader::new(path.to_path_buf(), path.to_string_lossy().into(), parser.clone(), 0);
+    let reader = FileReader::new(
+        path.to_path_buf(),
+        path.to_string_lossy().into(),
+        parser.clone(),
+        0,
+        next_seq.clone(),
+    );
     let task = readers.spawn(follow_file(ctx.clone(), reader, wake.clone()));
-    followers.insert(path.to_path_buf(), Follower { wake, task });
+    followers.insert(path.to_path_buf(), Follower { wake, task, next_seq });
 }
 
 /// Reads a file from its checkpoint, then again on every wake or poll, until

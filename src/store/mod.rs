@@ -19,8 +19,16 @@ use crate::model::{Delta, Level};
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Another process holds the data directory.
+    #[error(
+        "the data directory {path} is in use by another process (its lock is held); stop the other logproc or choose another --data-dir"
+    )]
+    Locked {
+        /// The data directory.
+        path: String,
+    },
     /// The data directory could not be opened.
-    #[error("cannot open the data directory {path}: {source}")]
+    #[error("cannot open the data directory {path}")]
     Open {
         /// The data directory.
         path: String,

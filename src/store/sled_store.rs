@@ -17,9 +17,15 @@ impl SledStore {
             .path(dir)
             .cache_capacity(64 << 20)
             .open()
-            .map_err(|source| StoreError::Open {
-                path: dir.display().to_string(),
-                source,
+            .map_err(|source| {
+                let path = dir.display().to_string();
+                match &source {
+                    // sled reports a held lock only in the message.
+                    sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                        StoreError::Locked { path }
+                    }
+                    _ => StoreError::Open { path, source },
+                }
             })?;
         Ok(SledStore { db })
     }

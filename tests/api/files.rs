@@ -27,6 +27,31 @@ fn json_and_text_files_are_counted_exactly() {
 }
 
 #[test]
+fn a_relative_watch_dir_reads_each_file_once() {
+    let dirs = Dirs::new();
+    let mut truth = Truth::default();
+    let json = dirs.watched("a.jsonl");
+    let text = dirs.watched("b.log");
+    std::fs::write(&json, json_lines(2_000, 7, &mut truth)).unwrap();
+    std::fs::write(&text, text_lines(2_000, 8, &mut truth)).unwrap();
+    let app = App::spawn_relative(&dirs);
+    app.wait_until_read(&json);
+    assert_eq!(app.wait_until_read(&text), truth.stats());
+    // File events name files one way and directory scans another; both must
+    // lead to the same source. Appending raises events for the file.
+    append(&json, &json_lines(10, 9, &mut truth));
+    assert_eq!(app.wait_until_read(&json), truth.stats());
+    let (_, sources) = app.get("/sources");
+    let names: Vec<&str> = sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [json.to_str().unwrap(), text.to_str().unwrap()]);
+}
+
+#[test]
 fn lines_appended_later_are_counted() {
     let dirs = Dirs::new();
     let mut truth = Truth::default();

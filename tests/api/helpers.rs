@@ -30,8 +30,9 @@ impl Dirs {
         std::fs::create_dir(dirs.watch()).unwrap();
         dirs
     }
+    /// The watch dir, as the service names it (resolved, absolute).
     pub fn watch(&self) -> PathBuf {
-        self.root.path().join("logs")
+        std::fs::canonicalize(self.root.path()).unwrap().join("logs")
     }
     pub fn data(&self) -> PathBuf {
         self.root.path().join("data")
@@ -52,12 +53,28 @@ impl App {
     /// Starts `logproc serve` on port 0 over `dirs`, with `extra` arguments,
     /// and waits until it listens.
     pub fn spawn(dirs: &Dirs, extra: &[&str]) -> App {
-        let mut child = logproc()
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        let mut command = logproc();
+        command
+            .args(["serve", "--data-dir"])
             .arg(dirs.data())
             .arg("--watch-dir")
             .arg(dirs.watch())
-            .args(extra)
+            .args(extra);
+        App::start(command)
+    }
+
+    /// Like [`App::spawn`], but run from `dirs.root` with relative paths.
+    pub fn spawn_relative(dirs: &Dirs) -> App {
+        let mut command = logproc();
+        command
+            .current_dir(dirs.root.path())
+            .args(["serve", "--data-dir", "data", "--watch-dir", "./logs"]);
+        App::start(command)
+    }
+
+    fn start(mut command: Command) -> App {
+        let mut child = command
+            .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

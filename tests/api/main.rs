@@ -6,5 +6,6 @@ mod config;
 mod files;
 mod helpers;
 mod process;
+mod service;
 mod stats_api;
 mod truth;

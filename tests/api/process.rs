@@ -116,3 +116,107 @@ fn an_unknown_parser_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn json_edge_cases_follow_the_documented_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("edge.jsonl");
+    let lines = [
+        // Non-string level, service and component count as missing.
+        r#"{"level":30,"service":["x"],"component":{"a":1},"timestamp":1735732800000}"#,
+        // Spelling, empty service, null component, timestamp as a numeric string.
+        r#"{"level":"Warning","service":"","component":null,"timestamp":"1735732800000"}"#,
+        // Whitespace around the object; a NUL in a name.
+        "  {\"level\":\"ERR\",\"service\":\"a\\u0000b\",\"component\":\"api\"}  ",
+        // Duplicate field: invalid.
+        r#"{"level":"INFO","level":"ERROR"}"#,
+        // A timestamp of the wrong type: invalid.
+        r#"{"timestamp": true, "level": "INFO"}"#,
+        // A float timestamp; fatal.
+        r#"{"timestamp": 1.5e12, "level": "fatal", "service": "orders", "component": "api"}"#,
+        // No fields at all.
+        "{}",
+        // Not an object.
+        "\"just a string\"",
+        // Blank lines are skipped, not counted.
+        "",
+        " \t",
+    ];
+    let mut body = lines.join("\n").into_bytes();
+    // Invalid UTF-8 is invalid; CRLF is a line end.
+    body.extend_from_slice(
+        b"\n{\"level\":\"\xff\"}\r\n{\"level\":\"debug\",\"service\":\"orders\",\"component\":\"db\"}\r\n",
+    );
+    std::fs::write(&file, body).unwrap();
+    let stats = stats_of(&process(&["--format", "json", file.to_str().unwrap()]));
+    let expected = serde_json::json!({
+        "lines": 10, "parsed": 6, "invalid": 4,
+        "levels": {"TRACE": 0, "DEBUG": 1, "INFO": 0, "WARN": 1, "ERROR": 1, "FATAL": 1, "UNKNOWN": 2},
+        "services": {
+            "a\u{FFFD}b": {"lines": 1, "levels": {"TRACE": 0, "DEBUG": 0, "INFO": 0, "WARN": 0, "ERROR": 1, "FATAL": 0, "UNKNOWN": 0}},
+            "orders": {"lines": 2, "levels": {"TRACE": 0, "DEBUG": 1, "INFO": 0, "WARN": 0, "ERROR": 0, "FATAL": 1, "UNKNOWN": 0}},
+            "unknown": {"lines": 3, "levels": {"TRACE": 0, "DEBUG": 0, "INFO": 0, "WARN": 1, "ERROR": 0, "FATAL": 0, "UNKNOWN": 2}},
+        },
+    });
+    assert_eq!(stats, expected);
+}
+
+#[test]
+fn a_route_can_give_the_regex_plugin_its_own_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("routes.yaml");
+    std::fs::write(
+        &config,
+        r#"routes:
+  - glob: "*.app"
+    parser: regex
+    settings:
+      pattern: '^(?P<level>\w+) (?P<service>[\w-]+): (?P<message>.*)$'
+"#,
+    )
+    .unwrap();
+    let file = dir.path().join("custom.app");
+    std::fs::write(
+        &file,
+        "error billing: disk full\nINFO billing: ok\nWARNING mail-out: slow\nno colon here\n",
+    )
+    .unwrap();
+    let output = process(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+        file.to_str().unwrap(),
+    ]);
+    let stats = stats_of(&output);
+    assert_eq!((stats["lines"].as_u64(), stats["invalid"].as_u64()), (Some(4), Some(1)));
+    assert_eq!(stats["services"]["billing"]["levels"]["ERROR"], 1);
+    assert_eq!(stats["services"]["billing"]["levels"]["INFO"], 1);
+    assert_eq!(stats["services"]["mail-out"]["levels"]["WARN"], 1);
+}
+
+#[test]
+fn bad_routes_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.app");
+    std::fs::write(&file, "x\n").unwrap();
+    let cases = [
+        (
+            "parser: regex\n    settings:\n      pattern: '(unclosed'",
+            "route `*.app`: parser `regex` refused its settings: invalid pattern",
+        ),
+        (
+            "parser: regex\n    settings:\n      patern: 'x'",
+            "unknown setting `patern`",
+        ),
+        ("parser: nginx", "route `*.app`: unknown parser `nginx`"),
+    ];
+    for (route, message) in cases {
+        let config = dir.path().join("bad.yaml");
+        std::fs::write(&config, format!("routes:\n  - glob: \"*.app\"\n    {route}\n")).unwrap();
+        let output = process(&["--config", config.to_str().unwrap(), file.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "expected `{message}` in: {stderr}");
+    }
+}

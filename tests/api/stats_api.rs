@@ -51,3 +51,34 @@ fn errors_are_json_with_the_right_status() {
     // An empty store has an all-zero document.
     assert_eq!(app.stats(), Truth::default().stats());
 }
+
+#[test]
+fn a_line_without_timestamp_counts_in_the_minute_it_was_read() {
+    let dirs = Dirs::new();
+    let app = App::spawn(&dirs, &[]);
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let before = now_ms() / 60_000 * 60_000;
+    let file = dirs.watched("no-time.jsonl");
+    std::fs::write(
+        &file,
+        "{\"level\":\"ERROR\",\"service\":\"clockless\",\"component\":\"api\"}\n",
+    )
+    .unwrap();
+    app.wait_until_read(&file);
+    let after = now_ms() / 60_000 * 60_000;
+    let (status, body) = app.get("/stats/clockless");
+    assert_eq!(status, 200);
+    let minutes = body["per_minute"].as_array().unwrap();
+    assert_eq!(minutes.len(), 1, "{body}");
+    let start = minutes[0]["start_ms"].as_i64().unwrap();
+    assert!((before..=after).contains(&start), "{start} not in {before}..={after}");
+    assert_eq!(
+        (minutes[0]["lines"].as_u64(), minutes[0]["errors"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
