@@ -87,18 +87,21 @@ impl Summary {
 pub fn read_stats(store: &dyn Store) -> Result<Stats, StoreError> {
     let mut stats = Stats {
         lines: 0,
-        parsed: store.counter(keys::PARSED)?,
+        parsed: 0,
         invalid: store.counter(keys::INVALID)?,
         levels: Levels::default(),
         services: BTreeMap::new(),
     };
-    stats.lines = stats.parsed + stats.invalid;
+    // Every parsed line is in exactly one component counter: `parsed` is
+    // their sum, not a counter of its own that could disagree.
     for (key, value) in store.scan_prefix(keys::COMPONENT_PREFIX)? {
         let (service, _, level) = keys::parse_component(&key).ok_or_else(|| corrupt(&key))?;
         let count = keys::decode_counter(&value).ok_or_else(|| corrupt(&key))?;
+        stats.parsed += count;
         stats.levels.add(level, count);
         stats.services.entry(service.to_owned()).or_default().add(level, count);
     }
+    stats.lines = stats.parsed + stats.invalid;
     Ok(stats)
 }
 

@@ -4,6 +4,7 @@ mod error;
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -50,6 +51,7 @@ async fn get_sources(State(state): State<AppState>) -> Result<Json<Vec<SourcePro
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ServiceQuery {
     minutes: Option<String>,
 }
@@ -57,8 +59,9 @@ struct ServiceQuery {
 async fn get_service(
     State(state): State<AppState>,
     Path(service): Path<String>,
-    Query(query): Query<ServiceQuery>,
+    query: Result<Query<ServiceQuery>, QueryRejection>,
 ) -> Result<Json<ServiceStats>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let minutes = match query.minutes.as_deref() {
         None => DEFAULT_MINUTES,
         Some(text) => text

@@ -1,6 +1,7 @@
 //! Key layout. Keys are ordered so that each API question is a prefix scan:
 //!
-//! - `t/parsed`, `t/invalid`: totals
+//! - `t/invalid`: lines that could not be parsed (parsed lines are the sum
+//!   of the `c/` counters)
 //! - `c/{service}\0{component}\0{level}`: lines by service, component, level
 //! - `m/{service}\0{minute}{level}`: lines by service, minute, level
 //!   (minute start in epoch ms, 8 bytes big-endian with the sign bit flipped,
@@ -12,8 +13,6 @@
 
 use crate::model::Level;
 
-/// Total parsed lines.
-pub const PARSED: &[u8] = b"t/parsed";
 /// Total invalid lines.
 pub const INVALID: &[u8] = b"t/invalid";
 /// Prefix of the (service, component, level) counters.

@@ -72,7 +72,6 @@ impl Commit {
                 *increments.entry(key).or_insert(0) += amount;
             }
         };
-        add(keys::PARSED.to_vec(), delta.parsed);
         add(keys::INVALID.to_vec(), delta.invalid);
         for (service, counts) in &delta.services {
             for (component, by_level) in &counts.components {

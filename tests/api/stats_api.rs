@@ -44,6 +44,12 @@ fn errors_are_json_with_the_right_status() {
             format!("minutes must be an integer between 1 and 10080, got `{bad}`")
         );
     }
+    let (status, body) = app.get("/stats/orders?minute=5");
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("unknown field `minute`"),
+        "{body}"
+    );
     let (status, body) = app.get("/nope");
     assert_eq!(status, 404);
     assert!(body["error"].as_str().unwrap().contains("/stats"));
