@@ -70,12 +70,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     let store: Arc<dyn Store> = Arc::new(tokio::task::spawn_blocking(move || SledStore::open(&data_dir)).await??);
     let plugins = load_plugins(&settings).await?;
     let router = Arc::new(Router::new(&plugins, &settings.routes)?);
-    let pipeline = Pipeline::start(
-        store.clone(),
-        settings.workers(),
-        settings.pipeline.queue_batches,
-        settings.commit_interval(),
-    )?;
+    let pipeline = Pipeline::start(store.clone(), &settings)?;
     let mut watcher = tokio::spawn(watch_dir(WatchContext {
         dir: settings.watch.dir.clone(),
         router,
@@ -148,12 +143,7 @@ pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&s
         ),
     };
     let store = Arc::new(MemoryStore::default());
-    let pipeline = Pipeline::start(
-        store.clone(),
-        settings.workers(),
-        settings.pipeline.queue_batches,
-        settings.commit_interval(),
-    )?;
+    let pipeline = Pipeline::start(store.clone(), settings)?;
     let batches = pipeline.batches.clone();
     let limits = read_limits(settings);
     let reading = tokio::task::spawn_blocking(move || {

@@ -7,11 +7,11 @@ pub mod route;
 pub mod worker;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use batch::{Batch, BatchBuilder, SourceId};
 pub use route::{Parser, Plugins, Router};
 
+use crate::config::Settings;
 use crate::model::Delta;
 use crate::store::Store;
 
@@ -33,15 +33,12 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn start(
-        store: Arc<dyn Store>,
-        workers: usize,
-        queue_batches: usize,
-        commit_interval: Duration,
-    ) -> anyhow::Result<Pipeline> {
+    /// Starts the workers and the aggregator, which commits to `store`.
+    pub fn start(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<Pipeline> {
+        let queue_batches = settings.pipeline.queue_batches;
         let (batches, batch_queue) = async_channel::bounded(queue_batches);
         let (done_tx, done_rx) = async_channel::bounded(queue_batches);
-        let workers = (0..workers)
+        let workers = (0..settings.workers())
             .map(|i| {
                 let (batch_queue, done_tx) = (batch_queue.clone(), done_tx.clone());
                 std::thread::Builder::new()
@@ -49,7 +46,7 @@ impl Pipeline {
                     .spawn(move || worker::run_worker(batch_queue, done_tx))
             })
             .collect::<Result<_, _>>()?;
-        let aggregator = tokio::spawn(aggregator::run_aggregator(done_rx, store, commit_interval));
+        let aggregator = tokio::spawn(aggregator::run_aggregator(done_rx, store, settings.commit_interval()));
         Ok(Pipeline {
             batches,
             workers,

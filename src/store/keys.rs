@@ -33,11 +33,7 @@ pub fn component(service: &str, component: &str, level: Level) -> Vec<u8> {
 
 /// Prefix of every `component` key of one service.
 pub fn component_service_prefix(service: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(2 + service.len() + 1);
-    key.extend_from_slice(COMPONENT_PREFIX);
-    key.extend_from_slice(service.as_bytes());
-    key.push(0);
-    key
+    service_prefix(COMPONENT_PREFIX, service)
 }
 
 /// Splits a `component` key into (service, component, level).
@@ -61,8 +57,13 @@ pub fn minute(service: &str, minute_start_ms: i64, level: Level) -> Vec<u8> {
 
 /// Prefix of every `minute` key of one service.
 pub fn minute_service_prefix(service: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(2 + service.len() + 1);
-    key.extend_from_slice(MINUTE_PREFIX);
+    service_prefix(MINUTE_PREFIX, service)
+}
+
+/// `{prefix}{service}\0`, with room for the rest of a key.
+fn service_prefix(prefix: &[u8], service: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + service.len() + 16);
+    key.extend_from_slice(prefix);
     key.extend_from_slice(service.as_bytes());
     key.push(0);
     key

@@ -145,8 +145,35 @@ impl Rng {
         self.0 ^= self.0 << 17;
         (self.0 % n as u64) as usize
     }
-    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+    pub fn pick(&mut self, items: &[&'static str]) -> &'static str {
         items[self.below(items.len())]
+    }
+}
+
+/// The random parts of one test line.
+struct Draw {
+    /// Within 10 minutes from BASE_MS.
+    timestamp: i64,
+    spelling: &'static str,
+    level: &'static str,
+    service: &'static str,
+    component: &'static str,
+    /// 0: invalid, 1: blank, 2: fields missing, 3: unusual form, else plain.
+    kind: usize,
+}
+
+impl Draw {
+    fn new(rng: &mut Rng, i: usize) -> Draw {
+        let timestamp = BASE_MS + (i as i64 % 600) * 1_000 + rng.below(1000) as i64;
+        let (spelling, level) = SPELLINGS[rng.below(SPELLINGS.len())];
+        Draw {
+            timestamp,
+            spelling,
+            level,
+            service: rng.pick(&SERVICES),
+            component: rng.pick(&COMPONENTS),
+            kind: rng.below(20),
+        }
     }
 }
 
@@ -156,11 +183,15 @@ pub fn json_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
     let mut rng = Rng::new(seed);
     let mut out = String::new();
     for i in 0..count {
-        let timestamp = BASE_MS + (i as i64 % 600) * 1_000 + rng.below(1000) as i64;
-        let (spelling, level) = SPELLINGS[rng.below(SPELLINGS.len())];
-        let service = rng.pick(&SERVICES);
-        let component = rng.pick(&COMPONENTS);
-        let line = match rng.below(20) {
+        let Draw {
+            timestamp,
+            spelling,
+            level,
+            service,
+            component,
+            kind,
+        } = Draw::new(&mut rng, i);
+        let line = match kind {
             0 => {
                 truth.invalid();
                 [
@@ -210,11 +241,15 @@ pub fn text_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
     let mut rng = Rng::new(seed);
     let mut out = String::new();
     for i in 0..count {
-        let timestamp = BASE_MS + (i as i64 % 600) * 1_000 + rng.below(1000) as i64;
-        let (spelling, level) = SPELLINGS[rng.below(SPELLINGS.len())];
-        let service = rng.pick(&SERVICES);
-        let component = rng.pick(&COMPONENTS);
-        let line = match rng.below(20) {
+        let Draw {
+            timestamp,
+            spelling,
+            level,
+            service,
+            component,
+            kind,
+        } = Draw::new(&mut rng, i);
+        let line = match kind {
             0 => {
                 truth.invalid();
                 [
