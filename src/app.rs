@@ -8,12 +8,15 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, IngestLimits};
 use crate::config::Settings;
 use crate::ingest::file::{FileReader, ReadLimits};
 use crate::ingest::watch::{WatchContext, watch_dir};
+use crate::ingest::websocket::follow_websocket;
+use crate::pipeline::route::AUTO;
 use crate::pipeline::{Parser, Pipeline, Plugins, Router};
 use crate::plugin::{PluginEngine, builtin_plugins};
 use crate::stats::{self, Stats};
@@ -64,13 +67,17 @@ fn read_limits(settings: &Settings) -> ReadLimits {
 }
 
 /// Runs the service on `listener` until `shutdown` is cancelled, then stops
-/// in order: readers, workers, the last commit, the HTTP server.
+/// in order: sources (files, WebSocket streams), the HTTP server (open
+/// requests finish, generator streams get their close frames), the workers,
+/// the last commit.
 pub async fn serve(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     let data_dir = settings.storage.data_dir.clone();
     let store: Arc<dyn Store> = Arc::new(tokio::task::spawn_blocking(move || SledStore::open(&data_dir)).await??);
     let plugins = load_plugins(&settings).await?;
     let router = Arc::new(Router::new(&plugins, &settings.routes)?);
+    let ingest_parsers = ingest_parsers(&plugins)?;
     let pipeline = Pipeline::start(store.clone(), &settings)?;
+
     let mut watcher = tokio::spawn(watch_dir(WatchContext {
         dir: settings.watch.dir.clone(),
         router,
@@ -80,8 +87,35 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         poll_interval: settings.poll_interval(),
         cancel: shutdown.clone(),
     }));
+    let streams_in = TaskTracker::new();
+    for source in &settings.sources.websocket {
+        let parser = Parser::resolve(&plugins, &source.parser, &[])
+            .with_context(|| format!("WebSocket source {}", source.url))?;
+        streams_in.spawn(follow_websocket(
+            source.url.clone(),
+            parser,
+            pipeline.batches.clone(),
+            read_limits(&settings),
+            shutdown.clone(),
+        ));
+    }
+    streams_in.close();
+
+    let streams_out = TaskTracker::new();
+    let state = AppState {
+        store,
+        batches: pipeline.batches.clone(),
+        ingest_parsers: Arc::new(ingest_parsers),
+        ingest_limits: IngestLimits {
+            max_body_bytes: settings.ingest.max_body_bytes,
+            batch_lines: settings.pipeline.batch_lines,
+            batch_bytes: settings.pipeline.batch_bytes,
+        },
+        shutdown: shutdown.clone(),
+        streams: streams_out.clone(),
+    };
     let addr = listener.local_addr()?;
-    let server = axum::serve(listener, api::router(AppState { store }))
+    let server = axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future();
     let mut server = tokio::spawn(server);
@@ -101,10 +135,15 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         if finished != Some("watcher") {
             watcher.await??;
         }
-        pipeline.finish().await?;
+        streams_in.wait().await;
+        // The server holds a sender of the batch queue until it is done, so
+        // it must finish before the pipeline can.
         if finished != Some("server") {
             server.await??;
         }
+        streams_out.close();
+        streams_out.wait().await;
+        pipeline.finish().await?;
         anyhow::Ok(())
     };
     let timeout = settings.shutdown_timeout();
@@ -120,6 +159,16 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     }
     info!("Stopped.");
     Ok(())
+}
+
+/// The parsers `POST /ingest?parser=` accepts: every plugin, and `auto`.
+fn ingest_parsers(plugins: &Plugins) -> anyhow::Result<HashMap<String, Parser>> {
+    plugins
+        .keys()
+        .map(String::as_str)
+        .chain([AUTO])
+        .map(|name| Ok((name.to_owned(), Parser::resolve(plugins, name, &[])?)))
+        .collect()
 }
 
 /// Runs the pipeline once over `files` (each read to its end, a last line
@@ -139,7 +188,7 @@ pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&s
         }
         None => (
             Router::new(&plugins, &settings.routes)?,
-            Parser::resolve(&plugins, crate::pipeline::route::AUTO, &[])?,
+            Parser::resolve(&plugins, AUTO, &[])?,
         ),
     };
     let store = Arc::new(MemoryStore::default());

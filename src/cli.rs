@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::generator::file::{GenOptions, LineFormat};
+use crate::generator::{LevelChoice, Profile};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "logproc",
@@ -22,6 +25,83 @@ pub enum Command {
     Serve(ServeArgs),
     /// Count the given files once, print the statistics and exit (no server, nothing stored).
     Process(ProcessArgs),
+    /// Write synthetic logs to a file, with their true counts as JSON.
+    Gen(GenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenArgs {
+    /// Number of lines to write.
+    #[arg(long)]
+    pub lines: u64,
+    /// Line format: json (the json plugin's) or text (the regex plugin's default).
+    #[arg(long, value_enum, default_value_t = LineFormat::Json)]
+    pub format: LineFormat,
+    /// Seed; the same seed writes the same file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Level distribution, such as INFO:70,WARN:20,ERROR:10.
+    #[arg(long, value_name = "WEIGHTS", default_value = "INFO:70,WARN:20,ERROR:10")]
+    pub level_weights: String,
+    /// Comma-separated services [default: auth, orders, payments, inventory, notifications, gateway].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub services: Vec<String>,
+    /// Share of lines (0 to 1) written invalid on purpose.
+    #[arg(long, value_name = "RATIO", default_value_t = 0.0)]
+    pub invalid_ratio: f64,
+    /// Timestamp of the first line, epoch milliseconds [default: 2025-01-01T00:00:00Z].
+    #[arg(long, value_name = "MS", default_value_t = 1_735_689_600_000)]
+    pub start_ms: i64,
+    /// File to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Where the true counts go: a file, or - for stdout [default: FILE.truth.json].
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+}
+
+impl GenArgs {
+    /// The validated options.
+    pub fn options(&self) -> anyhow::Result<GenOptions> {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.invalid_ratio),
+            "--invalid-ratio must be between 0 and 1, got {}",
+            self.invalid_ratio
+        );
+        let levels =
+            LevelChoice::parse_weights(&self.level_weights).map_err(|e| anyhow::anyhow!("--level-weights: {e}"))?;
+        let services = if self.services.is_empty() {
+            Profile::known()
+        } else {
+            for name in &self.services {
+                anyhow::ensure!(!name.trim().is_empty(), "--services: a service name is empty");
+            }
+            self.services.iter().map(|name| Profile::for_service(name)).collect()
+        };
+        Ok(GenOptions {
+            lines: self.lines,
+            format: self.format,
+            seed: self.seed,
+            levels,
+            services,
+            invalid_ratio: self.invalid_ratio,
+            start_ms: self.start_ms,
+            out: self.out.clone(),
+        })
+    }
+
+    /// Where the truth goes; `None` for stdout.
+    pub fn truth_path(&self) -> Option<PathBuf> {
+        match &self.truth {
+            Some(path) if path.as_os_str() == "-" => None,
+            Some(path) => Some(path.clone()),
+            None => {
+                let mut path = self.out.clone().into_os_string();
+                path.push(".truth.json");
+                Some(path.into())
+            }
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -38,6 +118,9 @@ pub struct ServeArgs {
     /// Directory whose files are read and followed [default: ./logs].
     #[arg(long, value_name = "DIR")]
     pub watch_dir: Option<PathBuf>,
+    /// Subscribe to a WebSocket log stream (repeatable); each text message is a line, parsed with auto.
+    #[arg(long = "ws-source", value_name = "URL")]
+    pub ws_sources: Vec<String>,
     /// Print the effective configuration as JSON and exit.
     #[arg(long)]
     pub print_config: bool,

@@ -22,6 +22,8 @@ pub struct Settings {
     pub watch: WatchSettings,
     pub pipeline: PipelineSettings,
     pub plugins: PluginSettings,
+    pub ingest: IngestSettings,
+    pub sources: SourceSettings,
     /// Which parser reads which file; first match wins.
     pub routes: Vec<RouteSettings>,
 }
@@ -79,6 +81,35 @@ pub struct PluginSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Largest body `POST /ingest` accepts; larger is refused with 413.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSettings {
+    /// WebSocket streams to subscribe to; each text message is a log line.
+    #[serde(default)]
+    pub websocket: Vec<WebSocketSource>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketSource {
+    /// `ws://host:port/path?query`.
+    pub url: String,
+    /// A plugin name, or `auto`.
+    #[serde(default = "auto")]
+    pub parser: String,
+}
+
+fn auto() -> String {
+    crate::pipeline::route::AUTO.to_owned()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RouteSettings {
     /// Glob on the file name, such as `*.log`.
     pub glob: String,
@@ -95,6 +126,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub watch_dir: Option<PathBuf>,
+    /// WebSocket streams added to `sources.websocket`, read with `auto`.
+    pub ws_sources: Vec<String>,
 }
 
 impl Settings {
@@ -124,10 +157,17 @@ impl Settings {
         if let Some(dir) = &overrides.watch_dir {
             builder = builder.set_override("watch.dir", dir.to_string_lossy().into_owned())?;
         }
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .build()?
             .try_deserialize()
             .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+        settings
+            .sources
+            .websocket
+            .extend(overrides.ws_sources.iter().map(|url| WebSocketSource {
+                url: url.clone(),
+                parser: auto(),
+            }));
         settings.validate()?;
         Ok(settings)
     }
@@ -135,6 +175,7 @@ impl Settings {
     fn validate(&self) -> anyhow::Result<()> {
         let positive = [
             ("pipeline.batch_lines", self.pipeline.batch_lines as u64),
+            ("ingest.max_body_bytes", self.ingest.max_body_bytes as u64),
             ("pipeline.batch_bytes", self.pipeline.batch_bytes as u64),
             ("pipeline.queue_batches", self.pipeline.queue_batches as u64),
             ("pipeline.max_line_bytes", self.pipeline.max_line_bytes as u64),
@@ -145,6 +186,13 @@ impl Settings {
         ];
         for (key, value) in positive {
             anyhow::ensure!(value > 0, "invalid configuration: {key} must be greater than 0");
+        }
+        for source in &self.sources.websocket {
+            anyhow::ensure!(
+                source.url.starts_with("ws://") || source.url.starts_with("wss://"),
+                "invalid configuration: WebSocket source `{}` must start with ws:// or wss://",
+                source.url
+            );
         }
         Ok(())
     }

@@ -15,14 +15,18 @@
 //! - [`store`]: the storage trait, its key layout, sled and in-memory backends.
 //! - [`stats`]: the statistics documents, read from a store.
 //! - [`api`]: the HTTP routes.
+//! - [`generator`]: realistic synthetic logs, over WebSocket and into files.
+//! - [`time`]: epoch milliseconds and RFC 3339.
 
 pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod generator;
 pub mod ingest;
 pub mod model;
 pub mod pipeline;
 pub mod plugin;
 pub mod stats;
 pub mod store;
+pub mod time;

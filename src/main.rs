@@ -37,6 +37,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 listen: args.listen,
                 data_dir: args.data_dir,
                 watch_dir: args.watch_dir,
+                ws_sources: args.ws_sources,
             };
             let settings = Settings::load(args.config.as_deref(), &overrides)?;
             if args.print_config {
@@ -50,6 +51,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
             app::serve(settings, listener, shutdown).await
+        }
+        Command::Gen(args) => {
+            let options = args.options()?;
+            let started = std::time::Instant::now();
+            let truth = logproc::generator::file::write_logs(&options)
+                .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", options.out.display()))?;
+            let truth_json = serde_json::to_string_pretty(&truth)? + "\n";
+            let truth_place = match args.truth_path() {
+                Some(path) => {
+                    std::fs::write(&path, truth_json)
+                        .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
+                    path.display().to_string()
+                }
+                None => {
+                    std::io::stdout().write_all(truth_json.as_bytes())?;
+                    "stdout".to_owned()
+                }
+            };
+            let bytes = std::fs::metadata(&options.out)?.len();
+            let seconds = started.elapsed().as_secs_f64();
+            eprintln!(
+                "Wrote {} lines ({:.1} MB, {:.0} MB/s) to {}; true counts in {truth_place}.",
+                options.lines,
+                bytes as f64 / 1e6,
+                bytes as f64 / 1e6 / seconds.max(1e-9),
+                options.out.display()
+            );
+            Ok(())
         }
         Command::Process(args) => {
             let settings = Settings::load(args.config.as_deref(), &Overrides::default())?;

@@ -127,7 +127,7 @@ pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<
         let count = keys::decode_counter(&value).ok_or_else(|| corrupt(&key))?;
         if per_minute.last().is_none_or(|last| last.start_ms != start_ms) {
             per_minute.push(Minute {
-                minute: rfc3339(start_ms),
+                minute: crate::time::rfc3339_seconds(start_ms),
                 start_ms,
                 lines: 0,
                 errors: 0,
@@ -181,33 +181,6 @@ fn corrupt(key: &[u8]) -> StoreError {
     }
 }
 
-/// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (minute buckets have
-/// no fraction).
-pub fn rfc3339(epoch_ms: i64) -> String {
-    let seconds = epoch_ms.div_euclid(1000);
-    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    // H. Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    )
-}
-
 /// The statistics as aligned text tables, for people.
 pub fn render_table(stats: &Stats) -> String {
     let mut out = String::new();
@@ -235,18 +208,4 @@ pub fn render_table(stats: &Stats) -> String {
         out.push('\n');
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-
-    #[test]
-    fn formats_minutes_in_utc() {
-        // Checked with `date -u -d @SECONDS +%FT%TZ`.
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_735_732_800_123), "2025-01-01T12:00:00Z");
-        assert_eq!(rfc3339(1_709_251_140_000), "2024-02-29T23:59:00Z");
-        assert_eq!(rfc3339(-60_000), "1969-12-31T23:59:00Z");
-    }
 }

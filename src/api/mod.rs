@@ -1,100 +1,56 @@
-//! The HTTP API: statistics and health.
+//! The HTTP API: statistics, ingest, the mock generator, health.
 
 mod error;
+mod generator;
+mod ingest;
+mod stats;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use error::ApiError;
 
-use crate::stats::{self, ServiceStats, SourceProgress, Stats};
-use crate::store::{Store, StoreError};
+use crate::pipeline::{Batch, Parser};
+use crate::store::Store;
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Where ingested lines go.
+    pub batches: async_channel::Sender<Batch>,
+    /// Parsers `POST /ingest?parser=` may name.
+    pub ingest_parsers: Arc<HashMap<String, Parser>>,
+    pub ingest_limits: IngestLimits,
+    /// Cancelled on shutdown: generator streams send their close frames.
+    pub shutdown: CancellationToken,
+    /// Generator streams, waited for on shutdown.
+    pub streams: TaskTracker,
 }
 
-/// Minute buckets returned by `/stats/{service}` unless `minutes` says otherwise.
-const DEFAULT_MINUTES: usize = 60;
-/// At most one week of minutes.
-const MAX_MINUTES: usize = 10_080;
+/// Limits of `POST /ingest`.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestLimits {
+    pub max_body_bytes: usize,
+    pub batch_lines: usize,
+    pub batch_bytes: usize,
+}
 
 pub fn router(state: AppState) -> Router {
+    let max_body = state.ingest_limits.max_body_bytes;
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/stats", get(get_stats))
-        .route("/stats/{service}", get(get_service))
-        .route("/sources", get(get_sources))
-        .fallback(not_found)
+        .route("/healthz", get(stats::healthz))
+        .route("/stats", get(stats::get_stats))
+        .route("/stats/{service}", get(stats::get_service))
+        .route("/sources", get(stats::get_sources))
+        .route("/ingest", post(ingest::ingest).layer(DefaultBodyLimit::max(max_body)))
+        .route("/ws/logs", get(generator::ws_logs))
+        .fallback(stats::not_found)
         .with_state(state)
-}
-
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
-}
-
-async fn get_stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
-    read(&state, stats::read_stats).await.map(Json)
-}
-
-/// Taken as text so that a bad value gets our message, not the extractor's.
-async fn get_sources(State(state): State<AppState>) -> Result<Json<Vec<SourceProgress>>, ApiError> {
-    read(&state, stats::read_sources).await.map(Json)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServiceQuery {
-    minutes: Option<String>,
-}
-
-async fn get_service(
-    State(state): State<AppState>,
-    Path(service): Path<String>,
-    query: Result<Query<ServiceQuery>, QueryRejection>,
-) -> Result<Json<ServiceStats>, ApiError> {
-    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let minutes = match query.minutes.as_deref() {
-        None => DEFAULT_MINUTES,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_MINUTES).contains(n))
-            .ok_or_else(|| bad_minutes(text))?,
-    };
-    let name = service.clone();
-    read(&state, move |store| stats::read_service(store, &name, minutes))
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no lines counted for service `{service}`")))
-}
-
-/// Runs a store read off the async threads.
-async fn read<T: Send + 'static>(
-    state: &AppState,
-    query: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = state.store.clone();
-    let result = tokio::task::spawn_blocking(move || query(store.as_ref()))
-        .await
-        .map_err(anyhow::Error::from)?;
-    Ok(result.map_err(anyhow::Error::from)?)
-}
-
-fn bad_minutes(got: &str) -> ApiError {
-    ApiError::BadRequest(format!(
-        "minutes must be an integer between 1 and {MAX_MINUTES}, got `{got}`"
-    ))
-}
-
-async fn not_found() -> ApiError {
-    ApiError::NotFound("no such endpoint; see /stats, /stats/{service}, /sources, /healthz".into())
 }

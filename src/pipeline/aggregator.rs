@@ -8,7 +8,7 @@ use std::time::Duration;
 use tracing::{debug, error};
 
 use super::Done;
-use super::batch::SourceId;
+use super::batch::{Ack, Counted, SourceId};
 use crate::model::Delta;
 use crate::store::{Checkpoint, Commit, Store};
 
@@ -24,6 +24,26 @@ struct SourceOrder {
 struct Pending {
     delta: Delta,
     checkpoints: BTreeMap<String, Checkpoint>,
+    /// Told once the commit that holds their batch succeeds.
+    acks: Vec<(Ack, Counted)>,
+}
+
+impl Pending {
+    fn absorb(&mut self, done: Done) {
+        if let Some(offset) = done.end_offset {
+            self.checkpoints.insert(done.source.to_string(), Checkpoint { offset });
+        }
+        if let Some(ack) = done.ack {
+            self.acks.push((
+                ack,
+                Counted {
+                    parsed: done.delta.parsed,
+                    invalid: done.delta.invalid,
+                },
+            ));
+        }
+        self.delta.merge(done.delta);
+    }
 }
 
 /// Runs until every sender of `done` is gone, then commits what remains.
@@ -65,32 +85,37 @@ pub async fn run_aggregator(
 /// Merges `finished` if it is next in its source; otherwise holds it until
 /// the batches before it are in. Counts and checkpoint move together, so a
 /// checkpoint never covers a batch whose counts are not merged.
+///
+/// Batches of sources without offsets (HTTP, WebSocket) have no checkpoint to
+/// keep in step, and are merged at once.
 fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, finished: Done) {
+    if finished.end_offset.is_none() {
+        pending.absorb(finished);
+        return;
+    }
     let source = order.entry(finished.source.clone()).or_default();
     source.waiting.insert(finished.seq, finished);
     while let Some(next) = source.waiting.remove(&source.next_seq) {
         source.next_seq += 1;
-        if let Some(offset) = next.end_offset {
-            pending
-                .checkpoints
-                .insert(next.source.to_string(), Checkpoint { offset });
-        }
-        pending.delta.merge(next.delta);
+        pending.absorb(next);
     }
 }
 
 async fn commit(store: &Arc<dyn Store>, pending: &mut Pending) -> anyhow::Result<()> {
-    if pending.delta.lines() == 0 && pending.checkpoints.is_empty() {
-        return Ok(());
+    if pending.delta.lines() > 0 || !pending.checkpoints.is_empty() {
+        let commit = Commit::new(&pending.delta, pending.checkpoints.clone());
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.commit(&commit)).await??;
     }
-    let commit = Commit::new(&pending.delta, pending.checkpoints.clone());
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || store.commit(&commit)).await??;
     debug!(
         lines = pending.delta.lines(),
         sources = pending.checkpoints.len(),
         "Committed."
     );
+    for (ack, counted) in std::mem::take(&mut pending.acks) {
+        // The requester may have gone; its lines are committed all the same.
+        let _ = ack.send(counted);
+    }
     *pending = Pending::default();
     Ok(())
 }

@@ -22,7 +22,20 @@ pub struct Batch {
     pub lines: usize,
     /// Lines rejected before parsing (not UTF-8, too long).
     pub rejected: u64,
+    /// Told the batch's counts once they are committed (HTTP ingest answers
+    /// only then).
+    pub ack: Option<Ack>,
 }
+
+/// What a committed batch counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counted {
+    pub parsed: u64,
+    pub invalid: u64,
+}
+
+/// Receives a batch's counts after its commit.
+pub type Ack = tokio::sync::oneshot::Sender<Counted>;
 
 /// Collects lines until a batch is full.
 #[derive(Debug, Default)]
@@ -74,6 +87,7 @@ impl BatchBuilder {
             text: builder.text,
             lines: builder.lines,
             rejected: builder.rejected,
+            ack: None,
         }
     }
 }

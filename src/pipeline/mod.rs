@@ -8,7 +8,7 @@ pub mod worker;
 
 use std::sync::Arc;
 
-pub use batch::{Batch, BatchBuilder, SourceId};
+pub use batch::{Ack, Batch, BatchBuilder, Counted, SourceId};
 pub use route::{Parser, Plugins, Router};
 
 use crate::config::Settings;
@@ -22,6 +22,7 @@ pub struct Done {
     pub seq: u64,
     pub end_offset: Option<u64>,
     pub delta: Delta,
+    pub ack: Option<Ack>,
 }
 
 /// A running pipeline. Sources send into [`Pipeline::batches`]; once every

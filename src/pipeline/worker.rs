@@ -2,7 +2,6 @@
 //! hands a [`Delta`] per batch to the aggregator. Workers never touch storage.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, warn};
 
@@ -31,6 +30,7 @@ pub fn run_worker(batches: async_channel::Receiver<Batch>, done: async_channel::
             seq: batch.seq,
             end_offset: batch.end_offset,
             delta,
+            ack: batch.ack,
         };
         if done.send_blocking(finished).is_err() {
             warn!("Aggregator stopped; worker exits.");
@@ -44,9 +44,7 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch) -> Delta {
         invalid: batch.rejected,
         ..Delta::default()
     };
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = crate::time::now_ms();
     match &batch.parser {
         Parser::Single(spec) => parse_with(instances, spec, &batch.text, batch.lines, now_ms, &mut delta),
         Parser::Auto { json, text } => {

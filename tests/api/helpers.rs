@@ -53,6 +53,17 @@ impl App {
     /// Starts `logproc serve` on port 0 over `dirs`, with `extra` arguments,
     /// and waits until it listens.
     pub fn spawn(dirs: &Dirs, extra: &[&str]) -> App {
+        let mut command = App::serve_command(dirs, extra);
+        command.args(["--listen", "127.0.0.1:0"]);
+        App::start(command)
+    }
+
+    /// Like [`App::spawn`], but on the address the configuration names.
+    pub fn spawn_listening(dirs: &Dirs, extra: &[&str]) -> App {
+        App::start(App::serve_command(dirs, extra))
+    }
+
+    fn serve_command(dirs: &Dirs, extra: &[&str]) -> Command {
         let mut command = logproc();
         command
             .args(["serve", "--data-dir"])
@@ -60,21 +71,26 @@ impl App {
             .arg("--watch-dir")
             .arg(dirs.watch())
             .args(extra);
-        App::start(command)
+        command
     }
 
     /// Like [`App::spawn`], but run from `dirs.root` with relative paths.
     pub fn spawn_relative(dirs: &Dirs) -> App {
         let mut command = logproc();
-        command
-            .current_dir(dirs.root.path())
-            .args(["serve", "--data-dir", "data", "--watch-dir", "./logs"]);
+        command.current_dir(dirs.root.path()).args([
+            "serve",
+            "--data-dir",
+            "data",
+            "--watch-dir",
+            "./logs",
+            "--listen",
+            "127.0.0.1:0",
+        ]);
         App::start(command)
     }
 
     fn start(mut command: Command) -> App {
         let mut child = command
-            .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -118,6 +134,28 @@ impl App {
         (status, response.body_mut().read_json().expect("JSON body"))
     }
 
+    /// POST `body` to `path`: (status, JSON body).
+    pub fn post(&self, path: &str, body: &[u8]) -> (u16, Value) {
+        let mut response = self
+            .agent
+            .post(format!("http://{}{path}", self.addr))
+            .send(body)
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_json().expect("JSON body"))
+    }
+
+    /// GET `path`: (status, body text).
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        let mut response = self
+            .agent
+            .get(format!("http://{}{path}", self.addr))
+            .call()
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().expect("text body"))
+    }
+
     pub fn stats(&self) -> Value {
         let (status, body) = self.get("/stats");
         assert_eq!(status, 200);
@@ -146,10 +184,20 @@ impl App {
     }
 
     /// Sends SIGTERM and waits for the process to exit.
-    pub fn terminate(mut self) -> ExitStatus {
+    pub fn terminate(self) -> ExitStatus {
+        self.signal("TERM")
+    }
+
+    /// Sends SIGKILL (a crash) and waits for the process to end.
+    pub fn kill(self) -> ExitStatus {
+        self.signal("KILL")
+    }
+
+    fn signal(mut self, signal: &str) -> ExitStatus {
+        let pid = self.child.id().to_string();
         let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
+            .arg(format!("-{signal}"))
+            .arg(pid)
             .status()
             .unwrap();
         assert!(status.success());

@@ -4,7 +4,9 @@
 
 mod config;
 mod files;
+mod generator;
 mod helpers;
+mod ingest;
 mod process;
 mod service;
 mod stats_api;

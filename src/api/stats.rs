@@ -1,0 +1,78 @@
+//! Statistics and health handlers.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::stats::{self, ServiceStats, SourceProgress, Stats};
+use crate::store::{Store, StoreError};
+
+/// Minute buckets returned by `/stats/{service}` unless `minutes` says otherwise.
+const DEFAULT_MINUTES: usize = 60;
+/// At most one week of minutes.
+const MAX_MINUTES: usize = 10_080;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn get_stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
+    read(&state, stats::read_stats).await.map(Json)
+}
+
+/// Taken as text so that a bad value gets our message, not the extractor's.
+pub async fn get_sources(State(state): State<AppState>) -> Result<Json<Vec<SourceProgress>>, ApiError> {
+    read(&state, stats::read_sources).await.map(Json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceQuery {
+    minutes: Option<String>,
+}
+
+pub async fn get_service(
+    State(state): State<AppState>,
+    Path(service): Path<String>,
+    query: Result<Query<ServiceQuery>, QueryRejection>,
+) -> Result<Json<ServiceStats>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let minutes = match query.minutes.as_deref() {
+        None => DEFAULT_MINUTES,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_MINUTES).contains(n))
+            .ok_or_else(|| bad_minutes(text))?,
+    };
+    let name = service.clone();
+    read(&state, move |store| stats::read_service(store, &name, minutes))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no lines counted for service `{service}`")))
+}
+
+/// Runs a store read off the async threads.
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    query: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    let result = tokio::task::spawn_blocking(move || query(store.as_ref()))
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(result.map_err(anyhow::Error::from)?)
+}
+
+fn bad_minutes(got: &str) -> ApiError {
+    ApiError::BadRequest(format!(
+        "minutes must be an integer between 1 and {MAX_MINUTES}, got `{got}`"
+    ))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint; see /stats, /stats/{service}, /sources, /ingest, /ws/logs, /healthz".into())
+}

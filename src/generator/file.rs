@@ -1,0 +1,137 @@
+//! `logproc gen`: synthetic logs written to a file, deterministic for a
+//! seed, with their true counts.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{GenLevel, Generator, LevelChoice, Profile};
+
+/// Line formats `gen` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LineFormat {
+    /// One JSON object per line (the json plugin's format).
+    Json,
+    /// The regex plugin's default format.
+    Text,
+}
+
+/// What to write.
+#[derive(Debug, Clone)]
+pub struct GenOptions {
+    pub lines: u64,
+    pub format: LineFormat,
+    pub seed: u64,
+    pub levels: LevelChoice,
+    pub services: Vec<Profile>,
+    /// Share of lines (0..=1) written invalid on purpose.
+    pub invalid_ratio: f64,
+    /// Timestamp of the first line; each next one is 0..200 ms later.
+    pub start_ms: i64,
+    pub out: PathBuf,
+}
+
+/// The true counts of a generated file, shaped like `GET /stats` plus the
+/// components of each service.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Truth {
+    pub lines: u64,
+    pub parsed: u64,
+    pub invalid: u64,
+    pub levels: BTreeMap<&'static str, u64>,
+    pub services: BTreeMap<String, ServiceTruth>,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ServiceTruth {
+    pub lines: u64,
+    pub levels: BTreeMap<&'static str, u64>,
+    pub components: BTreeMap<&'static str, ComponentTruth>,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ComponentTruth {
+    pub lines: u64,
+    pub levels: BTreeMap<&'static str, u64>,
+}
+
+/// Every level name of the statistics document, so that the truth has the
+/// same keys as `/stats` (levels the generator never writes are 0).
+const STATS_LEVELS: [&str; 7] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "UNKNOWN"];
+
+fn zero_levels() -> BTreeMap<&'static str, u64> {
+    STATS_LEVELS.iter().map(|level| (*level, 0)).collect()
+}
+
+impl Truth {
+    fn count(&mut self, service: &str, component: &'static str, level: GenLevel) {
+        self.lines += 1;
+        self.parsed += 1;
+        *self.levels.entry(level.name()).or_default() += 1;
+        let service = self.services.entry(service.to_owned()).or_insert_with(|| ServiceTruth {
+            levels: zero_levels(),
+            ..ServiceTruth::default()
+        });
+        service.lines += 1;
+        *service.levels.entry(level.name()).or_default() += 1;
+        let component = service.components.entry(component).or_insert_with(|| ComponentTruth {
+            lines: 0,
+            levels: zero_levels(),
+        });
+        component.lines += 1;
+        *component.levels.entry(level.name()).or_default() += 1;
+    }
+}
+
+/// Invalid lines for each format: each fails its parser for a documented reason.
+const INVALID_JSON: [&str; 3] = [
+    "{\"timestamp\": 1735668123456, \"level\": \"ERROR\", \"message\": \"truncated",
+    "this line is not JSON",
+    "{\"timestamp\": \"not a date\", \"level\": \"INFO\"}",
+];
+const INVALID_TEXT: [&str; 3] = [
+    "this line has no structure at all",
+    "2025-13-45T99:00:00Z ERROR [payments/api] impossible date",
+    "ERROR payments api missing brackets",
+];
+
+/// Writes the file and returns its true counts.
+pub fn write_logs(options: &GenOptions) -> std::io::Result<Truth> {
+    let file = File::create(&options.out)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut generator = Generator::new(options.seed, options.services.clone(), options.levels.clone());
+    let mut truth = Truth {
+        levels: zero_levels(),
+        ..Truth::default()
+    };
+    let mut timestamp = options.start_ms;
+    let mut line = String::with_capacity(512);
+    for _ in 0..options.lines {
+        line.clear();
+        timestamp += generator.rng().below(200) as i64;
+        if generator.rng().chance(options.invalid_ratio) {
+            let invalid = match options.format {
+                LineFormat::Json => *generator.rng().pick(&INVALID_JSON),
+                LineFormat::Text => *generator.rng().pick(&INVALID_TEXT),
+            };
+            line.push_str(invalid);
+            truth.lines += 1;
+            truth.invalid += 1;
+        } else {
+            let entry = generator.next_entry(timestamp);
+            match options.format {
+                LineFormat::Json => entry.write_json(&mut line),
+                LineFormat::Text => entry.write_text(&mut line),
+            }
+            let (service, component, level) = (entry.service.to_owned(), entry.component, entry.level);
+            truth.count(&service, component, level);
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(truth)
+}

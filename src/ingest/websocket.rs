@@ -1,0 +1,93 @@
+//! A WebSocket stream as a source: each text message is a log line. A stream
+//! has no offsets, so what arrives while the service is down is not seen
+//! (at most once); reconnects back off exponentially up to a cap.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::file::ReadLimits;
+use crate::pipeline::{Batch, BatchBuilder, Parser, SourceId};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Lines wait at most this long for their batch to fill.
+const LINGER: Duration = Duration::from_millis(100);
+
+/// Subscribes to `url` until cancelled, reconnecting after every failure.
+pub async fn follow_websocket(
+    url: String,
+    parser: Parser,
+    batches: async_channel::Sender<Batch>,
+    limits: ReadLimits,
+    cancel: CancellationToken,
+) {
+    let source: SourceId = format!("ws:{url}").into();
+    let mut backoff = FIRST_BACKOFF;
+    let mut seq = 0;
+    loop {
+        let connected = tokio::select! {
+            _ = cancel.cancelled() => return,
+            connected = tokio_tungstenite::connect_async(url.as_str()) => connected,
+        };
+        match connected {
+            Ok((mut socket, _)) => {
+                info!(%url, "Connected to WebSocket source.");
+                backoff = FIRST_BACKOFF;
+                let mut builder = BatchBuilder::default();
+                let mut linger = tokio::time::interval(LINGER);
+                let reason = loop {
+                    let flush = tokio::select! {
+                        _ = cancel.cancelled() => {
+                            let _ = socket.close(None).await;
+                            break None;
+                        }
+                        message = socket.next() => match message {
+                            Some(Ok(Message::Text(text))) => {
+                                for line in text.as_str().split('\n') {
+                                    builder.push_line(line.as_bytes());
+                                }
+                                builder.is_full(limits.batch_lines, limits.batch_bytes)
+                            }
+                            Some(Ok(Message::Binary(bytes))) => {
+                                for line in bytes.split(|&b| b == b'\n') {
+                                    builder.push_line(line);
+                                }
+                                builder.is_full(limits.batch_lines, limits.batch_bytes)
+                            }
+                            Some(Ok(Message::Close(frame))) => break Some(format!("closed by the server: {frame:?}")),
+                            Some(Ok(_)) => false,
+                            Some(Err(error)) => break Some(error.to_string()),
+                            None => break Some("stream ended".to_owned()),
+                        },
+                        _ = linger.tick() => !builder.is_empty(),
+                    };
+                    if flush {
+                        if batches.send(builder.take(&source, seq, None, &parser)).await.is_err() {
+                            return;
+                        }
+                        seq += 1;
+                    }
+                };
+                if !builder.is_empty() && batches.send(builder.take(&source, seq, None, &parser)).await.is_ok() {
+                    seq += 1;
+                }
+                match reason {
+                    None => return,
+                    Some(reason) => warn!(%url, %reason, "WebSocket source disconnected; reconnecting."),
+                }
+            }
+            Err(error) => {
+                warn!(%url, %error, retry_in_ms = backoff.as_millis() as u64, "Cannot connect to WebSocket source.")
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,67 @@
+//! Wall-clock time as epoch milliseconds, and RFC 3339 formatting (UTC)
+//! without a date library.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (the fraction is dropped).
+pub fn rfc3339_seconds(epoch_ms: i64) -> String {
+    let (date, time) = civil(epoch_ms);
+    format!("{date}T{time}Z")
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn rfc3339_millis(epoch_ms: i64) -> String {
+    let (date, time) = civil(epoch_ms);
+    format!("{date}T{time}.{:03}Z", epoch_ms.rem_euclid(1000))
+}
+
+/// ("YYYY-MM-DD", "HH:MM:SS") of an instant.
+fn civil(epoch_ms: i64) -> (String, String) {
+    let seconds = epoch_ms.div_euclid(1000);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // H. Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (
+        format!("{year:04}-{month:02}-{day:02}"),
+        format!(
+            "{:02}:{:02}:{:02}",
+            second_of_day / 3600,
+            second_of_day / 60 % 60,
+            second_of_day % 60
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_in_utc() {
+        // Checked with `date -u -d @SECONDS +%FT%T.%3NZ`.
+        assert_eq!(rfc3339_seconds(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_seconds(1_735_732_800_123), "2025-01-01T12:00:00Z");
+        assert_eq!(rfc3339_millis(1_735_732_800_123), "2025-01-01T12:00:00.123Z");
+        assert_eq!(rfc3339_seconds(1_709_251_140_000), "2024-02-29T23:59:00Z");
+        assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
+}

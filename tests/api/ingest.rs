@@ -1,0 +1,131 @@
+//! Stream ingest: `POST /ingest` and WebSocket sources.
+
+use futures_util::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{App, Dirs, wait_for};
+use crate::truth::{Truth, json_lines, text_lines};
+
+#[test]
+fn ingested_lines_are_counted_exactly_and_survive_a_crash() {
+    let dirs = Dirs::new();
+    let app = App::spawn(&dirs, &[]);
+    let mut truth = Truth::default();
+    let json = json_lines(3_000, 30, &mut truth);
+    let (status, body) = app.post("/ingest?parser=json", json.as_bytes());
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        serde_json::json!({ "accepted": truth.parsed, "invalid": truth.invalid })
+    );
+
+    // auto: JSON and text lines mixed in one body, the last without a newline.
+    let mut mixed = Truth::default();
+    let mut body = [json_lines(500, 31, &mut mixed), text_lines(500, 32, &mut mixed)].concat();
+    body.push_str("1735732800000 ERROR [orders/api] last line");
+    mixed.parsed("orders", "api", "ERROR", 1_735_732_800_000);
+    let (status, answer) = app.post("/ingest", body.as_bytes());
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        serde_json::json!({ "accepted": mixed.parsed, "invalid": mixed.invalid })
+    );
+
+    let mut all = Truth::default();
+    json_lines(3_000, 30, &mut all);
+    json_lines(500, 31, &mut all);
+    text_lines(500, 32, &mut all);
+    all.parsed("orders", "api", "ERROR", 1_735_732_800_000);
+    assert_eq!(app.stats(), all.stats());
+
+    // Acknowledged means committed: a crash right after loses nothing.
+    assert!(!app.kill().success());
+    let app = App::spawn(&dirs, &[]);
+    assert_eq!(app.stats(), all.stats());
+}
+
+#[test]
+fn bad_ingest_requests_are_refused() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("small-body.yaml");
+    std::fs::write(&config, "ingest:\n  max_body_bytes: 1000\n").unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    let (status, body) = app.post("/ingest?parser=yaml", b"x\n");
+    assert_eq!(
+        (status, body["error"].as_str().unwrap()),
+        (400, "unknown parser `yaml`; known: auto, json, regex")
+    );
+    let (status, body) = app.post("/ingest", &[b'x'; 1001]);
+    assert_eq!(status, 413);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than ingest.max_body_bytes (1000 bytes)")
+    );
+    let (status, body) = app.post("/ingest?parsers=json", b"x\n");
+    assert_eq!(status, 400, "{body}");
+    // Nothing of the refused requests was counted.
+    assert_eq!(app.stats(), Truth::default().stats());
+}
+
+/// A WebSocket server of the test's own: sends `batches[i]` on the i-th
+/// connection, then closes it; keeps accepting until every batch is sent.
+async fn serve_lines(listener: tokio::net::TcpListener, batches: Vec<Vec<String>>) {
+    for lines in batches {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut socket = tokio_tungstenite::accept_async(stream).await.unwrap();
+        for line in lines {
+            socket.send(Message::Text(line.into())).await.unwrap();
+        }
+        socket.close(None).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_source_counts_what_arrived_across_reconnects() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/stream", listener.local_addr().unwrap());
+    let mut truth = Truth::default();
+    let batches: Vec<Vec<String>> = (0..3)
+        .map(|i| json_lines(400, 40 + i, &mut truth).lines().map(str::to_owned).collect())
+        .collect();
+    let server = tokio::spawn(serve_lines(listener, batches));
+
+    let dirs = Dirs::new();
+    let app = tokio::task::block_in_place(|| App::spawn(&dirs, &["--ws-source", &url]));
+    server.await.unwrap();
+    let expected = truth.stats();
+    let stats = tokio::task::block_in_place(|| {
+        app.wait_for_stats("all streamed lines", |stats| stats["lines"] == expected["lines"])
+    });
+    assert_eq!(stats, expected);
+}
+
+#[test]
+fn serve_can_follow_its_own_generator() {
+    // Find a free port, then point the service at its own /ws/logs.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dirs = Dirs::new();
+    let url = format!("ws://127.0.0.1:{port}/ws/logs?interval_ms=10&service=loopback&level=WARN");
+    let config = dirs.root.path().join("listen.yaml");
+    std::fs::write(&config, format!("server:\n  listen: 127.0.0.1:{port}\n")).unwrap();
+    let app = App::spawn_listening(&dirs, &["--config", config.to_str().unwrap(), "--ws-source", &url]);
+    let stats = app.wait_for_stats("lines from the generator", |stats| {
+        stats["lines"].as_u64().unwrap() >= 50
+    });
+    let services: Vec<&String> = stats["services"].as_object().unwrap().keys().collect();
+    assert_eq!(services, ["loopback"]);
+    assert_eq!(
+        stats["services"]["loopback"]["levels"]["WARN"],
+        stats["services"]["loopback"]["lines"]
+    );
+    assert_eq!(stats["invalid"], 0);
+    wait_for("the service to keep counting", || {
+        (app.stats()["lines"].as_u64().unwrap() > stats["lines"].as_u64().unwrap()).then_some(())
+    });
+}
