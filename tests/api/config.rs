@@ -89,6 +89,11 @@ fn unknown_keys_are_errors_that_name_the_key() {
 fn bad_values_are_refused() {
     let error = print_config(&[], &[("LOGPROC_PIPELINE__BATCH_LINES", "0")]).unwrap_err();
     assert!(error.contains("pipeline.batch_lines must be greater than 0"), "{error}");
+    let error = print_config(&["--ws-source", "http://example.invalid/"], &[]).unwrap_err();
+    assert!(
+        error.contains("WebSocket source `http://example.invalid/` must start with ws://"),
+        "{error}"
+    );
     let error = print_config(&["--config", "/no/such/config.yaml"], &[]).unwrap_err();
     assert!(
         error.contains("config file /no/such/config.yaml does not exist"),

@@ -217,22 +217,7 @@ fn gen_writes_what_its_truth_says() {
     let dir = tempfile::tempdir().unwrap();
     for format in ["json", "text"] {
         let out = dir.path().join(format!("gen.{format}"));
-        let status = logproc()
-            .args([
-                "gen",
-                "--lines",
-                "20000",
-                "--format",
-                format,
-                "--seed",
-                "9",
-                "--invalid-ratio",
-                "0.02",
-                "--out",
-            ])
-            .arg(&out)
-            .status()
-            .unwrap();
+        let status = logproc().args(gen_args(format)).arg(&out).status().unwrap();
         assert!(status.success());
         let truth: Value =
             serde_json::from_slice(&std::fs::read(dir.path().join(format!("gen.{format}.truth.json"))).unwrap())
@@ -278,21 +263,9 @@ fn gen_writes_what_its_truth_says() {
         // The same seed writes the same file.
         let again = dir.path().join("again");
         logproc()
-            .args([
-                "gen",
-                "--lines",
-                "20000",
-                "--format",
-                format,
-                "--seed",
-                "9",
-                "--invalid-ratio",
-                "0.02",
-                "--truth",
-                "-",
-                "--out",
-            ])
+            .args(gen_args(format))
             .arg(&again)
+            .args(["--truth", "-"])
             .output()
             .unwrap();
         assert_eq!(std::fs::read(&again).unwrap(), text.as_bytes());
@@ -315,6 +288,22 @@ fn gen_writes_what_its_truth_says() {
         }
         assert_eq!(stats, expected);
     }
+}
+
+/// `gen` arguments up to `--out`, the same for both runs of a format.
+fn gen_args(format: &str) -> [&str; 10] {
+    [
+        "gen",
+        "--lines",
+        "20000",
+        "--format",
+        format,
+        "--seed",
+        "9",
+        "--invalid-ratio",
+        "0.02",
+        "--out",
+    ]
 }
 
 /// `2025-01-01T00:00:00.077Z INFO [payments/gateway] refund issued trace=...`

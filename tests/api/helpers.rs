@@ -125,35 +125,29 @@ impl App {
 
     /// GET `path`: (status, JSON body).
     pub fn get(&self, path: &str) -> (u16, Value) {
-        let mut response = self
-            .agent
-            .get(format!("http://{}{path}", self.addr))
-            .call()
-            .expect("request");
-        let status = response.status().as_u16();
-        (status, response.body_mut().read_json().expect("JSON body"))
-    }
-
-    /// POST `body` to `path`: (status, JSON body).
-    pub fn post(&self, path: &str, body: &[u8]) -> (u16, Value) {
-        let mut response = self
-            .agent
-            .post(format!("http://{}{path}", self.addr))
-            .send(body)
-            .expect("request");
-        let status = response.status().as_u16();
-        (status, response.body_mut().read_json().expect("JSON body"))
+        let (status, mut body) = self.call(self.agent.get(self.url(path)).call());
+        (status, body.read_json().expect("JSON body"))
     }
 
     /// GET `path`: (status, body text).
     pub fn get_text(&self, path: &str) -> (u16, String) {
-        let mut response = self
-            .agent
-            .get(format!("http://{}{path}", self.addr))
-            .call()
-            .expect("request");
-        let status = response.status().as_u16();
-        (status, response.body_mut().read_to_string().expect("text body"))
+        let (status, mut body) = self.call(self.agent.get(self.url(path)).call());
+        (status, body.read_to_string().expect("text body"))
+    }
+
+    /// POST `body` to `path`: (status, JSON body).
+    pub fn post(&self, path: &str, body: &[u8]) -> (u16, Value) {
+        let (status, mut body) = self.call(self.agent.post(self.url(path)).send(body));
+        (status, body.read_json().expect("JSON body"))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn call(&self, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, ureq::Body) {
+        let response = response.expect("request");
+        (response.status().as_u16(), response.into_body())
     }
 
     pub fn stats(&self) -> Value {
