@@ -125,3 +125,49 @@ fn restart_after_sigterm_mid_file_counts_every_line_once() {
     let app = App::spawn(&dirs, &["--config", config]);
     assert_eq!(app.wait_until_read(&file), truth.stats());
 }
+
+#[test]
+fn bad_content_is_counted_invalid_and_never_stops_a_file() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("short-lines.yaml");
+    std::fs::write(&config, "pipeline:\n  max_line_bytes: 1000\n").unwrap();
+    let mut truth = Truth::default();
+    let file = dirs.watched("bad.log");
+    let mut body = Vec::new();
+    body.extend_from_slice(b"1735732800000 INFO [orders/api] fine\r\n"); // CRLF: one line
+    truth.parsed("orders", "api", "INFO", 1_735_732_800_000);
+    body.extend_from_slice(b"1735732800000 ERROR [orders/api] bad \xff\xfe bytes\n"); // not UTF-8
+    truth.invalid();
+    body.extend_from_slice(b"1735732800000 WARN [orders/a\x00pi] nul\n"); // NUL inside a name
+    truth.parsed("orders", "a\u{0}pi", "WARN", 1_735_732_800_000);
+    body.extend_from_slice(&[b'x'; 5_000]); // longer than max_line_bytes
+    body.push(b'\n');
+    truth.invalid();
+    body.extend_from_slice(&[b'y'; 3_000_000]); // longer than a read, too
+    body.push(b'\n');
+    truth.invalid();
+    body.extend_from_slice(b"1735732800000 ERROR [orders/db] after the long lines\n");
+    truth.parsed("orders", "db", "ERROR", 1_735_732_800_000);
+    std::fs::write(&file, body).unwrap();
+    let empty = dirs.watched("empty.log");
+    std::fs::write(&empty, b"").unwrap();
+
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    let stats = app.wait_until_read(&file);
+    assert_eq!(stats, truth.stats());
+    let (status, orders) = app.get("/stats/orders");
+    assert_eq!(status, 200);
+    let components: Vec<&str> = orders["components"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // The NUL is stored as U+FFFD (NUL separates storage keys).
+    assert_eq!(components, ["api", "a\u{FFFD}pi", "db"]);
+
+    // The empty file is followed: lines written to it later are counted.
+    append(&empty, "1735732800000 INFO [auth/api] now it has a line\n");
+    let stats = app.wait_until_read(&empty);
+    assert_eq!(stats["services"]["auth"]["lines"], 1);
+}

@@ -3,6 +3,7 @@
 //! the data they write, never by the code under test.
 
 mod config;
+mod crash;
 mod files;
 mod generator;
 mod helpers;

@@ -1,0 +1,76 @@
+//! Crashes: the real binary SIGKILLed at random moments while files grow,
+//! restarted each time; at the end every line is counted exactly once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::helpers::{App, Dirs, append};
+use crate::truth::{Rng, Truth, json_lines, text_lines};
+
+/// Kills in one run. `LOGPROC_CRASH_KILLS` raises it for a longer soak.
+fn kills() -> usize {
+    std::env::var("LOGPROC_CRASH_KILLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20)
+}
+
+#[test]
+fn every_line_is_counted_once_across_sigkills() {
+    let dirs = Dirs::new();
+    let files = [dirs.watched("a.jsonl"), dirs.watched("b.log"), dirs.watched("c.jsonl")];
+    let stop = Arc::new(AtomicBool::new(false));
+    // Small batches and fast commits put many commits in each life.
+    let config = dirs.root.path().join("crash.yaml");
+    std::fs::write(
+        &config,
+        "pipeline:\n  batch_lines: 50\nstorage:\n  commit_interval_ms: 10\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_owned();
+
+    // The writer appends to every file until told to stop, splitting some
+    // lines across two writes, and tallies what it wrote.
+    let writer = {
+        let (files, stop) = (files.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut truth = Truth::default();
+            let mut rng = Rng::new(77);
+            let mut seed = 0;
+            while !stop.load(Ordering::Relaxed) {
+                for (i, file) in files.iter().enumerate() {
+                    seed += 1;
+                    let chunk = if i == 1 {
+                        text_lines(40, seed, &mut truth)
+                    } else {
+                        json_lines(40, seed, &mut truth)
+                    };
+                    // Write a part, then the rest: the reader may see a partial line.
+                    let split = rng.below(chunk.len());
+                    let split = (0..=split).rev().find(|&at| chunk.is_char_boundary(at)).unwrap();
+                    append(file, &chunk[..split]);
+                    append(file, &chunk[split..]);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            truth
+        })
+    };
+
+    let mut rng = Rng::new(5);
+    for _ in 0..kills() {
+        let app = App::spawn(&dirs, &["--config", &config]);
+        // A random moment in this life: the crash is the point, not a condition to wait for.
+        std::thread::sleep(Duration::from_millis(50 + rng.below(600) as u64));
+        assert!(!app.kill().success());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let truth = writer.join().unwrap();
+
+    let app = App::spawn(&dirs, &["--config", &config]);
+    for file in &files {
+        app.wait_until_read(file);
+    }
+    assert_eq!(app.stats(), truth.stats());
+}
