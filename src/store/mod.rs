@@ -27,6 +27,16 @@ pub enum StoreError {
         /// The data directory.
         path: String,
     },
+    /// The data directory holds damaged or foreign data.
+    #[error(
+        "the data directory {path} is damaged or was written by an incompatible version ({detail}). Restore it from a backup, or move it aside to start with empty counts (every file would then be read again)"
+    )]
+    Damaged {
+        /// The data directory.
+        path: String,
+        /// What sled reported.
+        detail: String,
+    },
     /// The data directory could not be opened.
     #[error("cannot open the data directory {path}")]
     Open {

@@ -24,6 +24,10 @@ impl SledStore {
                     sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
                         StoreError::Locked { path }
                     }
+                    sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => StoreError::Damaged {
+                        path,
+                        detail: source.to_string(),
+                    },
                     _ => StoreError::Open { path, source },
                 }
             })?;
