@@ -151,6 +151,7 @@ impl Rng {
 }
 
 /// The random parts of one test line.
+#[derive(Clone, Copy)]
 struct Draw {
     /// Within 10 minutes from BASE_MS.
     timestamp: i64,
@@ -177,12 +178,27 @@ impl Draw {
     }
 }
 
-/// `count` JSON lines of every kind the json plugin must handle, tallied in
-/// `truth`. Every line ends with a newline.
-pub fn json_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
+/// `count` lines made by `line` from random draws, each ending with a newline.
+fn tally_lines(
+    count: usize,
+    seed: u64,
+    truth: &mut Truth,
+    line: impl Fn(&Draw, &mut Rng, &mut Truth) -> String,
+) -> String {
     let mut rng = Rng::new(seed);
     let mut out = String::new();
     for i in 0..count {
+        let draw = Draw::new(&mut rng, i);
+        out.push_str(&line(&draw, &mut rng, truth));
+        out.push('\n');
+    }
+    out
+}
+
+/// `count` JSON lines of every kind the json plugin must handle, tallied in
+/// `truth`. Every line ends with a newline.
+pub fn json_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
+    tally_lines(count, seed, truth, |draw, rng, truth| {
         let Draw {
             timestamp,
             spelling,
@@ -190,8 +206,8 @@ pub fn json_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
             service,
             component,
             kind,
-        } = Draw::new(&mut rng, i);
-        let line = match kind {
+        } = *draw;
+        match kind {
             0 => {
                 truth.invalid();
                 [
@@ -229,18 +245,13 @@ pub fn json_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
                 })
                 .to_string()
             }
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
+        }
+    })
 }
 
 /// `count` text lines in the regex plugin's default format, tallied in `truth`.
 pub fn text_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
-    let mut rng = Rng::new(seed);
-    let mut out = String::new();
-    for i in 0..count {
+    tally_lines(count, seed, truth, |draw, rng, truth| {
         let Draw {
             timestamp,
             spelling,
@@ -248,8 +259,8 @@ pub fn text_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
             service,
             component,
             kind,
-        } = Draw::new(&mut rng, i);
-        let line = match kind {
+        } = *draw;
+        match kind {
             0 => {
                 truth.invalid();
                 [
@@ -277,9 +288,6 @@ pub fn text_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
                     "{timestamp} {spelling} [{service}/{component}] retrying connection to db trace=4bf92f3577b34da6"
                 )
             }
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
+        }
+    })
 }
