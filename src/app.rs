@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -13,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::api::{self, AppState, IngestLimits};
 use crate::config::Settings;
-use crate::ingest::file::{FileReader, ReadLimits};
+use crate::ingest::file::{FileReader, LastLine, ReadLimits};
 use crate::ingest::watch::{WatchContext, watch_dir};
 use crate::ingest::websocket::follow_websocket;
 use crate::pipeline::route::AUTO;
@@ -85,6 +86,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         batches: pipeline.batches.clone(),
         limits: read_limits(&settings),
         poll_interval: settings.poll_interval(),
+        final_line_idle: Duration::from_millis(settings.watch.final_line_idle_ms),
         cancel: shutdown.clone(),
     }));
     let streams_in = TaskTracker::new();
@@ -207,7 +209,7 @@ pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&s
             let source = format!("{index}:{}", path.display());
             let mut reader = FileReader::new(path.clone(), source.into(), parser, 0, Default::default());
             reader
-                .read_available(&batches, limits, true, &never)
+                .read_available(&batches, limits, LastLine::Complete, &never)
                 .with_context(|| format!("cannot read {}", path.display()))?;
         }
         anyhow::Ok(())

@@ -53,6 +53,9 @@ pub struct WatchSettings {
     pub dir: PathBuf,
     /// Interval of the poll that backs up file system events.
     pub poll_interval_ms: u64,
+    /// A last line without newline is counted once its file has not changed
+    /// for this long.
+    pub final_line_idle_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,6 +186,7 @@ impl Settings {
             ("plugins.call_timeout_ms", self.plugins.call_timeout_ms),
             ("storage.commit_interval_ms", self.storage.commit_interval_ms),
             ("watch.poll_interval_ms", self.watch.poll_interval_ms),
+            ("watch.final_line_idle_ms", self.watch.final_line_idle_ms),
         ];
         for (key, value) in positive {
             anyhow::ensure!(value > 0, "invalid configuration: {key} must be greater than 0");

@@ -36,6 +36,19 @@ pub struct FileReader {
     next_seq: Arc<AtomicU64>,
     /// True while skipping the rest of an over-long line.
     skipping_long_line: bool,
+    /// The file's size when a read last reached its end.
+    pub size_seen: u64,
+}
+
+/// What the bytes after a file's last newline are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastLine {
+    /// The start of a line still being written: they wait for their newline.
+    Waits,
+    /// A whole line: the file is complete (`logproc process`).
+    Complete,
+    /// A whole line if the file still has this size (it has been idle).
+    CompleteIfSize(u64),
 }
 
 /// Why reading stopped before the end of the file.
@@ -56,18 +69,18 @@ impl FileReader {
             offset,
             next_seq,
             skipping_long_line: false,
+            size_seen: 0,
         }
     }
 
-    /// Sends every complete line from `offset` to the end of the file. With
-    /// `eof_ends_line`, bytes after the last newline count as a last line
-    /// (the file is complete, as for `logproc process`). Returns the number of
-    /// lines sent.
+    /// Sends every complete line from `offset` to the end of the file;
+    /// `last_line` says what bytes after the last newline are. Returns the
+    /// number of lines sent.
     pub fn read_available(
         &mut self,
         batches: &async_channel::Sender<Batch>,
         limits: ReadLimits,
-        eof_ends_line: bool,
+        last_line: LastLine,
         cancel: &CancellationToken,
     ) -> Result<u64, ReadError> {
         let mut file = File::open(&self.path)?;
@@ -107,7 +120,14 @@ impl FileReader {
             }
             let partial = buffer.len() - consumed;
             if at_eof {
-                if eof_ends_line && partial > 0 {
+                let end = buffer_offset + buffer.len() as u64;
+                self.size_seen = end;
+                let ends_line = match last_line {
+                    LastLine::Waits => false,
+                    LastLine::Complete => true,
+                    LastLine::CompleteIfSize(size) => size == end,
+                };
+                if ends_line && partial > 0 {
                     if self.skipping_long_line || partial > limits.max_line_bytes {
                         builder.reject_line();
                     } else {

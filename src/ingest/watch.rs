@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::Notify;
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::file::{FileReader, ReadError, ReadLimits};
+use super::file::{FileReader, LastLine, ReadError, ReadLimits};
 use crate::pipeline::{Batch, Router};
 use crate::store::Store;
 
@@ -27,6 +27,8 @@ pub struct WatchContext {
     pub batches: async_channel::Sender<Batch>,
     pub limits: ReadLimits,
     pub poll_interval: Duration,
+    /// A last line without newline counts once its file has not changed for this long.
+    pub final_line_idle: Duration,
     pub cancel: CancellationToken,
 }
 
@@ -137,15 +139,26 @@ async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<N
         Err(_) => return,
     }
     info!(path = %reader.path.display(), offset = reader.offset, "Reading file.");
+    // When the file last changed size, to tell a last line still being
+    // written from one that will never get its newline.
+    let mut changed = (reader.size_seen, Instant::now());
     loop {
+        let idle = changed.1.elapsed() >= ctx.final_line_idle;
+        let last_line = match reader.size_seen > reader.offset && idle {
+            true => LastLine::CompleteIfSize(reader.size_seen),
+            false => LastLine::Waits,
+        };
         let worker_ctx = ctx.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let result = reader.read_available(&worker_ctx.batches, worker_ctx.limits, false, &worker_ctx.cancel);
+            let result = reader.read_available(&worker_ctx.batches, worker_ctx.limits, last_line, &worker_ctx.cancel);
             (reader, result)
         })
         .await;
         let Ok((returned, result)) = result else { return };
         reader = returned;
+        if reader.size_seen != changed.0 {
+            changed = (reader.size_seen, Instant::now());
+        }
         match result {
             Ok(lines) if lines > 0 => {
                 debug!(path = %reader.path.display(), lines, offset = reader.offset, "Read lines.")

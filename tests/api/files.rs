@@ -171,3 +171,42 @@ fn bad_content_is_counted_invalid_and_never_stops_a_file() {
     let stats = app.wait_until_read(&empty);
     assert_eq!(stats["services"]["auth"]["lines"], 1);
 }
+
+#[test]
+fn a_last_line_without_newline_counts_once_the_file_is_idle() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("idle.yaml");
+    std::fs::write(&config, "watch:\n  poll_interval_ms: 50\n  final_line_idle_ms: 300\n").unwrap();
+    let file = dirs.watched("unterminated.log");
+    std::fs::write(
+        &file,
+        "1735732800000 INFO [orders/api] first\n1735732801000 ERROR [orders/db] never ends",
+    )
+    .unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    let stats = app.wait_until_read(&file);
+    assert_eq!(
+        (stats["lines"].as_u64(), stats["levels"]["ERROR"].as_u64()),
+        (Some(2), Some(1))
+    );
+
+    // What comes after it starts a new line.
+    append(&file, "\n1735732802000 WARN [orders/api] third\n");
+    let stats = app.wait_until_read(&file);
+    assert_eq!((stats["lines"].as_u64(), stats["invalid"].as_u64()), (Some(3), Some(0)));
+}
+
+#[test]
+fn a_file_renamed_into_the_watch_dir_is_read_once() {
+    let dirs = Dirs::new();
+    let app = App::spawn(&dirs, &[]);
+    let mut truth = Truth::default();
+    // Written elsewhere, then moved in: the watcher sees only a rename.
+    let outside = dirs.root.path().join("staging.jsonl");
+    std::fs::write(&outside, json_lines(1_500, 50, &mut truth)).unwrap();
+    let inside = dirs.watched("dropped.jsonl");
+    std::fs::rename(&outside, &inside).unwrap();
+    assert_eq!(app.wait_until_read(&inside), truth.stats());
+    let (_, sources) = app.get("/sources");
+    assert_eq!(sources.as_array().unwrap().len(), 1, "{sources}");
+}
