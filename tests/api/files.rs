@@ -210,3 +210,17 @@ fn a_file_renamed_into_the_watch_dir_is_read_once() {
     let (_, sources) = app.get("/sources");
     assert_eq!(sources.as_array().unwrap().len(), 1, "{sources}");
 }
+
+#[test]
+fn a_truncated_file_is_read_again_from_its_start() {
+    let dirs = Dirs::new();
+    let mut truth = Truth::default();
+    let file = dirs.watched("copytruncate.log");
+    std::fs::write(&file, text_lines(1_000, 60, &mut truth)).unwrap();
+    let app = App::spawn(&dirs, &[]);
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+
+    // copytruncate: the file is cut to nothing and written again, shorter.
+    std::fs::write(&file, text_lines(200, 61, &mut truth)).unwrap();
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+}
