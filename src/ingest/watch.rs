@@ -131,7 +131,11 @@ async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<N
     let store = ctx.store.clone();
     let source = reader.source.clone();
     match tokio::task::spawn_blocking(move || store.checkpoint(&source)).await {
-        Ok(Ok(checkpoint)) => reader.offset = checkpoint.map_or(0, |c| c.offset),
+        Ok(Ok(checkpoint)) => {
+            if let Some(checkpoint) = checkpoint {
+                (reader.offset, reader.file) = (checkpoint.offset, checkpoint.file);
+            }
+        }
         Ok(Err(error)) => {
             warn!(path = %reader.path.display(), error = %error, "Cannot read the file's checkpoint; not reading it.");
             return;

@@ -30,8 +30,8 @@ struct Pending {
 
 impl Pending {
     fn absorb(&mut self, done: Done) {
-        if let Some(offset) = done.end_offset {
-            self.checkpoints.insert(done.source.to_string(), Checkpoint { offset });
+        if let Some(checkpoint) = done.checkpoint {
+            self.checkpoints.insert(done.source.to_string(), checkpoint);
         }
         if let Some(ack) = done.ack {
             self.acks.push((
@@ -89,7 +89,7 @@ pub async fn run_aggregator(
 /// Batches of sources without offsets (HTTP, WebSocket) have no checkpoint to
 /// keep in step, and are merged at once.
 fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, finished: Done) {
-    if finished.end_offset.is_none() {
+    if finished.checkpoint.is_none() {
         pending.absorb(finished);
         return;
     }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::route::Parser;
+use crate::store::Checkpoint;
 
 /// Identifies a source (for a file, its path) in checkpoints and ordering.
 pub type SourceId = Arc<str>;
@@ -13,8 +14,9 @@ pub struct Batch {
     pub source: SourceId,
     /// Position of this batch among its source's batches, from 0.
     pub seq: u64,
-    /// Offset just past this batch's last line, for sources with offsets.
-    pub end_offset: Option<u64>,
+    /// Where the source stands just past this batch's last line, for
+    /// sources with offsets.
+    pub checkpoint: Option<Checkpoint>,
     pub parser: Parser,
     /// The lines, joined by `\n`, without terminators.
     pub text: String,
@@ -77,12 +79,12 @@ impl BatchBuilder {
     }
 
     /// Takes the lines collected so far, leaving the builder empty.
-    pub fn take(&mut self, source: &SourceId, seq: u64, end_offset: Option<u64>, parser: &Parser) -> Batch {
+    pub fn take(&mut self, source: &SourceId, seq: u64, checkpoint: Option<Checkpoint>, parser: &Parser) -> Batch {
         let builder = std::mem::take(self);
         Batch {
             source: source.clone(),
             seq,
-            end_offset,
+            checkpoint,
             parser: parser.clone(),
             text: builder.text,
             lines: builder.lines,

@@ -13,6 +13,7 @@ pub use route::{Parser, Plugins, Router};
 
 use crate::config::Settings;
 use crate::model::Delta;
+use crate::store::Checkpoint;
 use crate::store::Store;
 
 /// A parsed batch, on its way to the aggregator.
@@ -20,7 +21,7 @@ use crate::store::Store;
 pub struct Done {
     pub source: SourceId,
     pub seq: u64,
-    pub end_offset: Option<u64>,
+    pub checkpoint: Option<Checkpoint>,
     pub delta: Delta,
     pub ack: Option<Ack>,
 }

@@ -28,7 +28,7 @@ pub fn run_worker(batches: async_channel::Receiver<Batch>, done: async_channel::
         let finished = Done {
             source: batch.source,
             seq: batch.seq,
-            end_offset: batch.end_offset,
+            checkpoint: batch.checkpoint,
             delta,
             ack: batch.ack,
         };

@@ -62,6 +62,22 @@ pub enum StoreError {
 pub struct Checkpoint {
     /// Byte offset just past the last counted line.
     pub offset: u64,
+    /// Which file the offset is in (a path can come to name another file).
+    pub file: Option<FileId>,
+}
+
+/// The identity of a file: device and inode, plus a fingerprint of its
+/// first bytes, since a deleted file's inode is reused by new files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// How many leading bytes the fingerprint covers.
+    pub head_len: u32,
+    /// FNV-1a hash of those bytes.
+    pub head_hash: u64,
 }
 
 /// What one commit writes, all or nothing.

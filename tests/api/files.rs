@@ -224,3 +224,43 @@ fn a_truncated_file_is_read_again_from_its_start() {
     std::fs::write(&file, text_lines(200, 61, &mut truth)).unwrap();
     assert_eq!(app.wait_until_read(&file), truth.stats());
 }
+
+#[test]
+fn rotation_by_rename_loses_nothing_and_reads_nothing_twice() {
+    let dirs = Dirs::new();
+    let mut truth = Truth::default();
+    let file = dirs.watched("app.log");
+    std::fs::write(&file, text_lines(500, 70, &mut truth)).unwrap();
+    let app = App::spawn(&dirs, &[]);
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+
+    for round in 0..3 {
+        // Lines written just before the rotation, then app.log -> app.log.N
+        // (no route matches it) and a new app.log.
+        append(&file, &text_lines(50, 71 + round, &mut truth));
+        std::fs::rename(&file, dirs.watched(&format!("app.log.{}", round + 1))).unwrap();
+        std::fs::write(&file, text_lines(100 + round as usize, 80 + round, &mut truth)).unwrap();
+        assert_eq!(app.wait_until_read(&file), truth.stats(), "round {round}");
+    }
+}
+
+#[test]
+fn a_deleted_and_recreated_file_is_a_new_file() {
+    let dirs = Dirs::new();
+    let mut truth = Truth::default();
+    let file = dirs.watched("again.jsonl");
+    std::fs::write(&file, json_lines(800, 90, &mut truth)).unwrap();
+    let app = App::spawn(&dirs, &[]);
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+    // The new file is longer than the old offset: only its identity tells
+    // that it must be read from its start (its inode may well be reused).
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(&file, json_lines(1_600, 91, &mut truth)).unwrap();
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+    // And across a restart, the checkpoint knows which file it belongs to.
+    assert!(app.terminate().success());
+    let app = App::spawn(&dirs, &[]);
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(&file, json_lines(2_000, 92, &mut truth)).unwrap();
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+}
