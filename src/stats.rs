@@ -95,8 +95,8 @@ pub fn read_stats(store: &dyn Store) -> Result<Stats, StoreError> {
     // Every parsed line is in exactly one component counter: `parsed` is
     // their sum, not a counter of its own that could disagree.
     for (key, value) in store.scan_prefix(keys::COMPONENT_PREFIX)? {
-        let (service, _, level) = keys::parse_component(&key).ok_or_else(|| corrupt(&key))?;
-        let count = keys::decode_counter(&value).ok_or_else(|| corrupt(&key))?;
+        let (service, _, level) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
+        let count = keys::decode_counter(&value).ok_or_else(|| StoreError::corrupt(&key))?;
         stats.parsed += count;
         stats.levels.add(level, count);
         stats.services.entry(service.to_owned()).or_default().add(level, count);
@@ -111,8 +111,8 @@ pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<
     let mut total = Summary::default();
     let mut components = BTreeMap::<String, Summary>::new();
     for (key, value) in store.scan_prefix(&keys::component_service_prefix(service))? {
-        let (_, component, level) = keys::parse_component(&key).ok_or_else(|| corrupt(&key))?;
-        let count = keys::decode_counter(&value).ok_or_else(|| corrupt(&key))?;
+        let (_, component, level) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
+        let count = keys::decode_counter(&value).ok_or_else(|| StoreError::corrupt(&key))?;
         total.add(level, count);
         components.entry(component.to_owned()).or_default().add(level, count);
     }
@@ -123,8 +123,8 @@ pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<
     let mut per_minute = Vec::<Minute>::new();
     // Keys come in time order; each minute has up to one key per level.
     for (key, value) in store.scan_prefix(&prefix)? {
-        let (start_ms, level) = keys::parse_minute(&key, &prefix).ok_or_else(|| corrupt(&key))?;
-        let count = keys::decode_counter(&value).ok_or_else(|| corrupt(&key))?;
+        let (start_ms, level) = keys::parse_minute(&key, &prefix).ok_or_else(|| StoreError::corrupt(&key))?;
+        let count = keys::decode_counter(&value).ok_or_else(|| StoreError::corrupt(&key))?;
         if per_minute.last().is_none_or(|last| last.start_ms != start_ms) {
             per_minute.push(Minute {
                 minute: crate::time::rfc3339_seconds(start_ms),
@@ -173,12 +173,6 @@ pub fn read_sources(store: &dyn Store) -> Result<Vec<SourceProgress>, StoreError
             Ok(SourceProgress { source, offset })
         })
         .collect()
-}
-
-fn corrupt(key: &[u8]) -> StoreError {
-    StoreError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
-    }
 }
 
 /// The statistics as aligned text tables, for people.

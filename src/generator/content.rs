@@ -111,9 +111,6 @@ const GENERIC: Vocabulary = (
     ],
 );
 
-/// Names of the services with their own vocabulary.
-pub const KNOWN_SERVICES: [&str; 6] = ["auth", "orders", "payments", "inventory", "notifications", "gateway"];
-
 impl Profile {
     fn from_vocabulary(name: &str, (_, components, [info, warn, error]): Vocabulary) -> Profile {
         Profile {

@@ -9,7 +9,7 @@ pub mod stream;
 
 use std::fmt::Write as _;
 
-pub use content::{KNOWN_SERVICES, Profile};
+pub use content::Profile;
 pub use params::{GenLevel, LevelChoice, StreamParams};
 
 /// A small, fast, seedable generator (SplitMix64): the same seed gives the

@@ -47,15 +47,11 @@ pub async fn follow_websocket(
                         }
                         message = socket.next() => match message {
                             Some(Ok(Message::Text(text))) => {
-                                for line in text.as_str().split('\n') {
-                                    builder.push_line(line.as_bytes());
-                                }
+                                builder.push_lines(text.as_bytes());
                                 builder.is_full(limits.batch_lines, limits.batch_bytes)
                             }
                             Some(Ok(Message::Binary(bytes))) => {
-                                for line in bytes.split(|&b| b == b'\n') {
-                                    builder.push_line(line);
-                                }
+                                builder.push_lines(&bytes);
                                 builder.is_full(limits.batch_lines, limits.batch_bytes)
                             }
                             Some(Ok(Message::Close(frame))) => break Some(format!("closed by the server: {frame:?}")),

@@ -63,6 +63,15 @@ impl BatchBuilder {
         }
     }
 
+    /// Adds every line of `text` (lines separated by `\n`; a final `\n`
+    /// ends the last line rather than starting an empty one).
+    pub fn push_lines(&mut self, text: &[u8]) {
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        for line in text.split(|&b| b == b'\n') {
+            self.push_line(line);
+        }
+    }
+
     /// Counts a line that is rejected without its content (too long).
     pub fn reject_line(&mut self) {
         self.rejected += 1;

@@ -142,7 +142,7 @@ pub trait Store: Send + Sync + 'static {
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {
         let key = keys::checkpoint(source);
         self.get(&key)?
-            .map(|bytes| postcard::from_bytes(&bytes).map_err(|_| corrupt(&key)))
+            .map(|bytes| postcard::from_bytes(&bytes).map_err(|_| StoreError::corrupt(&key)))
             .transpose()
     }
 
@@ -150,14 +150,17 @@ pub trait Store: Send + Sync + 'static {
     fn counter(&self, key: &[u8]) -> Result<u64, StoreError> {
         match self.get(key)? {
             None => Ok(0),
-            Some(bytes) => keys::decode_counter(&bytes).ok_or_else(|| corrupt(key)),
+            Some(bytes) => keys::decode_counter(&bytes).ok_or_else(|| StoreError::corrupt(key)),
         }
     }
 }
 
-fn corrupt(key: &[u8]) -> StoreError {
-    StoreError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
+impl StoreError {
+    /// A value under `key` that does not decode.
+    pub fn corrupt(key: &[u8]) -> StoreError {
+        StoreError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+        }
     }
 }
 
