@@ -21,7 +21,7 @@ use crate::pipeline::route::AUTO;
 use crate::pipeline::{Parser, Pipeline, Plugins, Router};
 use crate::plugin::{PluginEngine, builtin_plugins};
 use crate::stats::{self, Stats};
-use crate::store::{MemoryStore, SledStore, Store};
+use crate::store::{FileKey, MemoryStore, SledStore, Store};
 
 /// Compiles the built-in plugins, in parallel and off the async threads
 /// (Cranelift takes about a second per plugin).
@@ -87,6 +87,9 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         limits: read_limits(&settings),
         poll_interval: settings.poll_interval(),
         final_line_idle: Duration::from_millis(settings.watch.final_line_idle_ms),
+        forget_after: Duration::from_millis(settings.watch.forget_after_ms),
+        // Enough to keep the workers fed; each read holds a buffer.
+        concurrent_reads: settings.workers() * 2,
         cancel: shutdown.clone(),
     }));
     let streams_in = TaskTracker::new();
@@ -207,7 +210,14 @@ pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&s
             let parser = router.parser_for(&name).unwrap_or(&fallback).clone();
             // The index keeps a file named twice apart in batch ordering.
             let source = format!("{index}:{}", path.display());
-            let mut reader = FileReader::new(path.clone(), source.into(), parser, 0, Default::default());
+            let metadata = std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let mut reader = FileReader::new(
+                path.clone(),
+                FileKey::of(&metadata),
+                source.into(),
+                parser,
+                Default::default(),
+            );
             reader
                 .read_available(&batches, limits, LastLine::Complete, &never)
                 .with_context(|| format!("cannot read {}", path.display()))?;

@@ -56,6 +56,9 @@ pub struct WatchSettings {
     /// A last line without newline is counted once its file has not changed
     /// for this long.
     pub final_line_idle_ms: u64,
+    /// The checkpoint of a file gone from the directory is removed after
+    /// this long (its counts stay).
+    pub forget_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,6 +190,7 @@ impl Settings {
             ("storage.commit_interval_ms", self.storage.commit_interval_ms),
             ("watch.poll_interval_ms", self.watch.poll_interval_ms),
             ("watch.final_line_idle_ms", self.watch.final_line_idle_ms),
+            ("watch.forget_after_ms", self.watch.forget_after_ms),
         ];
         for (key, value) in positive {
             anyhow::ensure!(value > 0, "invalid configuration: {key} must be greater than 0");

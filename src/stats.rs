@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::model::{Level, LevelCounts};
-use crate::store::{Store, StoreError, keys};
+use crate::store::{Store, StoreError, file_checkpoints, keys};
 
 /// `GET /stats`.
 #[derive(Debug, Serialize)]
@@ -153,26 +153,31 @@ pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<
     }))
 }
 
-/// `GET /sources`: how far each source has been counted.
+/// `GET /sources`: how far each file has been counted.
 #[derive(Debug, Serialize)]
 pub struct SourceProgress {
-    /// The source (for a file, its path).
+    /// The path the file was first read under (it keeps its checkpoint when
+    /// renamed, as by rotation).
     pub source: String,
-    /// Every line before this byte offset is counted, none after it.
+    /// The file's identity: `file:{device}:{inode}`.
+    pub file: String,
+    /// Every line before this byte offset is counted, none after it
+    /// (decompressed bytes, for a `.gz` file).
     pub offset: u64,
 }
 
-/// Reads every source's checkpoint, in source order.
+/// Reads every file's checkpoint, by path.
 pub fn read_sources(store: &dyn Store) -> Result<Vec<SourceProgress>, StoreError> {
-    store
-        .scan_prefix(keys::CHECKPOINT_PREFIX)?
+    let mut sources: Vec<_> = file_checkpoints(store)?
         .into_iter()
-        .map(|(key, _)| {
-            let source = String::from_utf8_lossy(&key[keys::CHECKPOINT_PREFIX.len()..]).into_owned();
-            let offset = store.checkpoint(&source)?.map_or(0, |checkpoint| checkpoint.offset);
-            Ok(SourceProgress { source, offset })
+        .map(|(key, checkpoint)| SourceProgress {
+            source: checkpoint.path,
+            file: key.source(),
+            offset: checkpoint.offset,
         })
-        .collect()
+        .collect();
+    sources.sort_by(|a, b| (&a.source, &a.file).cmp(&(&b.source, &b.file)));
+    Ok(sources)
 }
 
 /// The statistics as aligned text tables, for people.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppState};
 use tokio::sync::oneshot;
 
-use crate::pipeline::{BatchBuilder, Counted, Parser, SourceId};
+use crate::pipeline::{BatchBuilder, Counted, Parser, Progress, SourceId};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,7 +80,7 @@ async fn send(
     parser: &Parser,
 ) -> Result<oneshot::Receiver<Counted>, ApiError> {
     let (ack, acked) = oneshot::channel();
-    let mut batch = builder.take(&SourceId::from("http"), seq as u64, None, parser);
+    let mut batch = builder.take(&SourceId::from("http"), seq as u64, Progress::Untracked, parser);
     batch.ack = Some(ack);
     state.batches.send(batch).await.map_err(|_| shutting_down())?;
     Ok(acked)

@@ -2,16 +2,17 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::PathBuf;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use flate2::read::MultiGzDecoder;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::pipeline::{Batch, BatchBuilder, Parser, SourceId};
-use crate::store::{Checkpoint, FileId};
+use crate::pipeline::{Batch, BatchBuilder, Parser, Progress, SourceId};
+use crate::store::{Checkpoint, FileKey, Fingerprint};
 
 /// Limits on how lines are read and batched.
 #[derive(Debug, Clone, Copy)]
@@ -21,27 +22,27 @@ pub struct ReadLimits {
     pub max_line_bytes: usize,
 }
 
-/// Size of one read from the file.
+/// Most bytes read from a file at once.
 const READ_CHUNK: usize = 1 << 20;
+/// Fewest bytes read at once (small files get small buffers: thousands of
+/// them can be read at the same time).
+const MIN_READ_CHUNK: usize = 64 << 10;
 
 /// Leading bytes that fingerprint a file (fewer while the file is shorter).
 const HEAD_BYTES: u64 = 1024;
 
-/// The identity of the open `file`, fingerprinting its first `len` bytes.
-fn fingerprint(file: &File, dev: u64, ino: u64, len: u64) -> io::Result<FileId> {
+/// Fingerprints the first `len` bytes of `file` (fewer if it is shorter).
+fn fingerprint(file: &File, len: u64) -> io::Result<Fingerprint> {
     let head = read_head(file, len)?;
-    Ok(FileId {
-        dev,
-        ino,
-        head_len: head.len() as u32,
-        head_hash: fnv1a(&head),
+    Ok(Fingerprint {
+        len: head.len() as u32,
+        hash: fnv1a(&head),
     })
 }
 
 /// True when `file` starts with the bytes `known` fingerprinted.
-fn fingerprint_matches(file: &File, known: &FileId) -> io::Result<bool> {
-    let head = read_head(file, u64::from(known.head_len))?;
-    Ok(head.len() == known.head_len as usize && fnv1a(&head) == known.head_hash)
+fn fingerprint_matches(file: &File, known: &Fingerprint) -> io::Result<bool> {
+    Ok(fingerprint(file, u64::from(known.len))? == *known)
 }
 
 /// The first `len` bytes of `file` (fewer if it is shorter), read without
@@ -66,13 +67,27 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// True for a gzip file, read decompressed.
+pub fn is_compressed(path: &Path) -> bool {
+    path.extension().is_some_and(|extension| extension == "gz")
+}
+
 /// One file's reading position. Batches carry the offset just past their
 /// last line; a trailing partial line stays unread until its newline comes.
+///
+/// A reader follows one file (device and inode), whatever its name: renamed
+/// within its directory (rotated), it is found again by inode and read to
+/// its end.
 pub struct FileReader {
+    /// Where the file was last found.
     pub path: PathBuf,
+    pub key: FileKey,
     pub source: SourceId,
+    /// The path the file was first read under, kept in its checkpoints.
+    pub first_path: String,
     pub parser: Parser,
-    /// Offset of the first byte not yet sent in a batch.
+    /// Offset of the first byte not yet sent in a batch (in the decompressed
+    /// stream, for a compressed file).
     pub offset: u64,
     /// Sequence number of the next batch of this source. Shared with the
     /// next reader of the same source (after the file reappears), so the
@@ -80,10 +95,15 @@ pub struct FileReader {
     next_seq: Arc<AtomicU64>,
     /// True while skipping the rest of an over-long line.
     skipping_long_line: bool,
-    /// The file's size when a read last reached its end.
+    /// The file's size (decompressed) when a read last reached its end.
     pub size_seen: u64,
-    /// The file `offset` is in; `None` until first read.
-    pub file: Option<FileId>,
+    /// The fingerprint of the file `offset` is in; `None` until first read.
+    pub head: Option<Fingerprint>,
+    /// Read through a gzip decoder.
+    compressed: bool,
+    /// A compressed file's size when it was last read to a clean end (or
+    /// found damaged): unchanged, there is nothing to decompress again.
+    compressed_done_at: Option<u64>,
 }
 
 /// What the bytes after a file's last newline are.
@@ -107,22 +127,35 @@ pub enum ReadError {
 }
 
 impl FileReader {
-    pub fn new(path: PathBuf, source: SourceId, parser: Parser, offset: u64, next_seq: Arc<AtomicU64>) -> FileReader {
+    /// A reader of the file `key`, found at `path`, from its start.
+    pub fn new(path: PathBuf, key: FileKey, source: SourceId, parser: Parser, next_seq: Arc<AtomicU64>) -> FileReader {
         FileReader {
+            first_path: path.to_string_lossy().into_owned(),
+            compressed: is_compressed(&path),
             path,
+            key,
             source,
             parser,
-            offset,
+            offset: 0,
             next_seq,
             skipping_long_line: false,
             size_seen: 0,
-            file: None,
+            head: None,
+            compressed_done_at: None,
         }
     }
 
+    /// Continues from a committed checkpoint.
+    pub fn resume(&mut self, checkpoint: Checkpoint) {
+        self.offset = checkpoint.offset;
+        self.head = Some(checkpoint.head);
+        self.compressed = is_compressed(Path::new(&checkpoint.path));
+        self.first_path = checkpoint.path;
+    }
+
     /// Sends every complete line from `offset` to the end of the file;
-    /// `last_line` says what bytes after the last newline are. Returns the
-    /// number of lines sent.
+    /// `last_line` says what bytes after the last newline are (a compressed
+    /// file knows by itself). Returns the number of lines sent.
     pub fn read_available(
         &mut self,
         batches: &async_channel::Sender<Batch>,
@@ -130,75 +163,143 @@ impl FileReader {
         last_line: LastLine,
         cancel: &CancellationToken,
     ) -> Result<u64, ReadError> {
-        let file = File::open(&self.path)?;
-        let metadata = file.metadata()?;
-        let len = metadata.len();
-        let mut sent = 0;
-        if let Some(known) = self.file {
-            let same_inode = (known.dev, known.ino) == (metadata.dev(), metadata.ino());
-            if !same_inode || !fingerprint_matches(&file, &known)? {
-                if !same_inode {
-                    // Rotated by rename within the directory: count the old
-                    // file's last lines before leaving it.
-                    sent += self.drain_rotated(&known, batches, limits, cancel)?;
-                }
-                info!(path = %self.path.display(), "The path now names another file; reading it from its start.");
-                self.restart();
-            }
+        let (file, len) = self.open()?;
+        if let Some(known) = self.head
+            && !fingerprint_matches(&file, &known)?
+        {
+            info!(path = %self.path.display(), "The file's first bytes changed (copied over, or a new file on a reused inode); reading it from its start.");
+            self.restart();
+        }
+        if self.compressed {
+            return self.read_compressed(file, len, batches, limits, cancel);
         }
         if len < self.offset {
             warn!(path = %self.path.display(), offset = self.offset, len, "File shrank below its checkpoint; reading it again from the start.");
             self.restart();
         }
-        if self.file.is_none() {
-            self.file = Some(fingerprint(&file, metadata.dev(), metadata.ino(), 0)?);
+        if self.head.is_none() {
+            self.head = Some(fingerprint(&file, 0)?);
         }
-        Ok(sent + self.read_to_end(file, batches, limits, last_line, cancel)?)
+        let chunk = (len - self.offset).clamp(MIN_READ_CHUNK as u64, READ_CHUNK as u64) as usize;
+        let mut input = &file;
+        input.seek(SeekFrom::Start(self.offset))?;
+        Ok(self
+            .read_lines(&file, &mut input, chunk, batches, limits, last_line, cancel)?
+            .0)
+    }
+
+    /// Opens the file this reader follows: at `path`, or, if that now names
+    /// another file or nothing, wherever it was renamed to in the directory.
+    fn open(&mut self) -> io::Result<(File, u64)> {
+        match File::open(&self.path) {
+            Ok(file) => {
+                let metadata = file.metadata()?;
+                if FileKey::of(&metadata) == self.key {
+                    return Ok((file, metadata.len()));
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        for entry in std::fs::read_dir(dir)?.flatten() {
+            if entry
+                .metadata()
+                .is_ok_and(|metadata| FileKey::of(&metadata) == self.key)
+            {
+                let file = File::open(entry.path())?;
+                let metadata = file.metadata()?;
+                if FileKey::of(&metadata) == self.key && metadata.is_file() {
+                    info!(path = %self.path.display(), renamed = %entry.path().display(), "File was renamed; following it.");
+                    self.path = entry.path();
+                    return Ok((file, metadata.len()));
+                }
+            }
+        }
+        Err(io::ErrorKind::NotFound.into())
     }
 
     fn restart(&mut self) {
         self.offset = 0;
-        self.file = None;
+        self.head = None;
         self.skipping_long_line = false;
+        self.compressed_done_at = None;
     }
 
-    /// Reads what the file `known`, now under another name in the same
-    /// directory, holds past the checkpoint. Not found (moved away, deleted):
-    /// nothing to do.
-    fn drain_rotated(
+    /// Reads a gzip file (one or more members) decompressed, from `offset`.
+    /// A file still being written ends early: its last partial line waits.
+    fn read_compressed(
         &mut self,
-        known: &FileId,
+        file: File,
+        len: u64,
         batches: &async_channel::Sender<Batch>,
         limits: ReadLimits,
         cancel: &CancellationToken,
     ) -> Result<u64, ReadError> {
-        let Some(dir) = self.path.parent() else { return Ok(0) };
-        for entry in std::fs::read_dir(dir)?.flatten() {
-            let Ok(metadata) = entry.metadata() else { continue };
-            if (metadata.dev(), metadata.ino()) == (known.dev, known.ino) && metadata.is_file() {
-                let file = File::open(entry.path())?;
-                if !fingerprint_matches(&file, known)? || metadata.len() <= self.offset {
-                    return Ok(0);
-                }
-                info!(path = %self.path.display(), renamed = %entry.path().display(), "File was rotated; reading its last lines.");
-                // A rotated file is complete: its last line needs no newline.
-                return self.read_to_end(file, batches, limits, LastLine::Complete, cancel);
-            }
+        if self.compressed_done_at == Some(len) {
+            return Ok(0);
         }
-        Ok(0)
+        if self.head.is_none() {
+            self.head = Some(fingerprint(&file, 0)?);
+        }
+        let mut decoder = MultiGzDecoder::new(io::BufReader::with_capacity(MIN_READ_CHUNK, &file));
+        // The decompressed offset can only be reached by decompressing.
+        let skipped = match io::copy(&mut (&mut decoder).take(self.offset), &mut io::sink()) {
+            Ok(skipped) => skipped,
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+            Err(error) => return Err(self.damaged(len, error)),
+        };
+        if skipped < self.offset {
+            warn!(path = %self.path.display(), offset = self.offset, "Compressed file is shorter than its checkpoint; reading it again from the start.");
+            self.restart();
+            return self.read_compressed(file, len, batches, limits, cancel);
+        }
+        match self.read_lines(
+            &file,
+            &mut decoder,
+            MIN_READ_CHUNK,
+            batches,
+            limits,
+            LastLine::Complete,
+            cancel,
+        ) {
+            Ok((sent, whole)) => {
+                if whole {
+                    self.compressed_done_at = Some(len);
+                }
+                Ok(sent)
+            }
+            Err(ReadError::Io(error)) => Err(self.damaged(len, error)),
+            Err(error) => Err(error),
+        }
     }
 
-    /// Sends every complete line of `file` from `offset` to its end.
-    fn read_to_end(
+    /// Notes that a compressed file cannot be decompressed past some point,
+    /// so it is not tried again until it changes.
+    fn damaged(&mut self, len: u64, error: io::Error) -> ReadError {
+        self.compressed_done_at = Some(len);
+        ReadError::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("damaged gzip data after decompressed offset {}: {error}", self.offset),
+        ))
+    }
+
+    /// Sends every complete line of `input` (positioned at `offset`) to its
+    /// end. `file` is the file `input` reads, for fingerprints. Returns the
+    /// lines sent, and false if a compressed input was cut short (still being
+    /// written): then its last partial line waits.
+    #[allow(clippy::too_many_arguments)]
+    fn read_lines(
         &mut self,
-        mut file: File,
+        file: &File,
+        input: &mut dyn Read,
+        chunk: usize,
         batches: &async_channel::Sender<Batch>,
         limits: ReadLimits,
         last_line: LastLine,
         cancel: &CancellationToken,
-    ) -> Result<u64, ReadError> {
-        file.seek(SeekFrom::Start(self.offset))?;
-        let mut buffer = Vec::with_capacity(READ_CHUNK);
+    ) -> Result<(u64, bool), ReadError> {
+        let mut buffer = Vec::with_capacity(chunk);
         let mut builder = BatchBuilder::default();
         let mut sent = 0u64;
         // File offset of buffer[0].
@@ -208,8 +309,12 @@ impl FileReader {
                 return Err(ReadError::Closed);
             }
             let start = buffer.len();
-            buffer.resize(start + READ_CHUNK, 0);
-            let read = file.read(&mut buffer[start..])?;
+            buffer.resize(start + chunk, 0);
+            let (read, cut_short) = match input.read(&mut buffer[start..]) {
+                Ok(read) => (read, false),
+                Err(error) if self.compressed && error.kind() == io::ErrorKind::UnexpectedEof => (0, true),
+                Err(error) => return Err(error.into()),
+            };
             buffer.truncate(start + read);
             let at_eof = read == 0;
             let mut consumed = 0;
@@ -222,7 +327,7 @@ impl FileReader {
                 }
                 consumed += newline + 1;
                 if builder.is_full(limits.batch_lines, limits.batch_bytes) {
-                    sent += self.send(&file, &mut builder, buffer_offset + consumed as u64, batches)?;
+                    sent += self.send(file, &mut builder, buffer_offset + consumed as u64, batches)?;
                 }
             }
             let partial = buffer.len() - consumed;
@@ -230,6 +335,7 @@ impl FileReader {
                 let end = buffer_offset + buffer.len() as u64;
                 self.size_seen = end;
                 let ends_line = match last_line {
+                    _ if cut_short => false,
                     LastLine::Waits => false,
                     LastLine::Complete => true,
                     LastLine::CompleteIfSize(size) => size == end,
@@ -244,16 +350,16 @@ impl FileReader {
                     consumed = buffer.len();
                 }
                 if !builder.is_empty() {
-                    sent += self.send(&file, &mut builder, buffer_offset + consumed as u64, batches)?;
+                    sent += self.send(file, &mut builder, buffer_offset + consumed as u64, batches)?;
                 }
-                return Ok(sent);
+                return Ok((sent, !cut_short));
             }
             if partial > limits.max_line_bytes {
                 // Too long to be a line: count it once its end comes, and
                 // never hold more of it than one read.
                 self.skipping_long_line = true;
                 if !builder.is_empty() {
-                    sent += self.send(&file, &mut builder, buffer_offset + consumed as u64, batches)?;
+                    sent += self.send(file, &mut builder, buffer_offset + consumed as u64, batches)?;
                 }
                 buffer_offset += buffer.len() as u64;
                 buffer.clear();
@@ -274,18 +380,18 @@ impl FileReader {
         // A checkpoint fingerprints every byte it covers, up to HEAD_BYTES:
         // one that covered fewer would take any file on a reused inode for
         // this one.
-        if let Some(known) = self
-            .file
-            .filter(|known| u64::from(known.head_len) < HEAD_BYTES.min(end_offset))
-        {
-            self.file = Some(fingerprint(file, known.dev, known.ino, HEAD_BYTES.min(end_offset))?);
-        }
+        let head = match self.head {
+            Some(head) if u64::from(head.len) >= HEAD_BYTES.min(end_offset) => head,
+            _ => fingerprint(file, HEAD_BYTES.min(end_offset))?,
+        };
+        self.head = Some(head);
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let checkpoint = Checkpoint {
             offset: end_offset,
-            file: self.file,
+            head,
+            path: self.first_path.clone(),
         };
-        let batch = builder.take(&self.source, seq, Some(checkpoint), &self.parser);
+        let batch = builder.take(&self.source, seq, Progress::Advance(checkpoint), &self.parser);
         let lines = batch.lines as u64 + batch.rejected;
         batches.send_blocking(batch).map_err(|_| ReadError::Closed)?;
         self.offset = end_offset;

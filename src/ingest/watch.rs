@@ -1,23 +1,27 @@
 //! The watched directory: every file that matches a route is read from its
 //! checkpoint and then followed. File system events wake a file's reader at
-//! once; a poll on an interval backs them up, since events can be missed.
+//! once; a poll on an interval backs them up, and a rescan of the directory
+//! finds files whose events were lost.
+//!
+//! Files are known by device and inode, not by name, so a file renamed
+//! within the directory (rotated) keeps its reader and its checkpoint.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::file::{FileReader, LastLine, ReadError, ReadLimits};
-use crate::pipeline::{Batch, Router};
-use crate::store::Store;
+use super::file::{FileReader, LastLine, ReadError, ReadLimits, is_compressed};
+use crate::pipeline::{Batch, Counted, Parser, Router};
+use crate::store::{FileKey, Store, file_checkpoints};
 
 /// What the watcher needs to start readers.
 pub struct WatchContext {
@@ -29,21 +33,55 @@ pub struct WatchContext {
     pub poll_interval: Duration,
     /// A last line without newline counts once its file has not changed for this long.
     pub final_line_idle: Duration,
+    /// The checkpoint of a file gone from the directory is removed after this long.
+    pub forget_after: Duration,
+    /// Files read at the same time (each holds a read buffer).
+    pub concurrent_reads: usize,
     pub cancel: CancellationToken,
+}
+
+/// A file the watcher knows: followed, or gone and waiting to be forgotten.
+#[derive(Default)]
+struct Tracked {
+    follower: Option<Follower>,
+    /// Sequence number of the file's next batch; outlives its followers.
+    next_seq: Arc<AtomicU64>,
+    /// The path of a checkpoint stored before this run: it routes the file
+    /// even if it has been renamed since.
+    first_path: Option<String>,
+    /// When a rescan first missed the file.
+    missing_since: Option<Instant>,
 }
 
 struct Follower {
     wake: Arc<Notify>,
     task: JoinHandle<()>,
-    next_seq: Arc<AtomicU64>,
+}
+
+impl Tracked {
+    fn live_follower(&self) -> Option<&Follower> {
+        self.follower.as_ref().filter(|follower| !follower.task.is_finished())
+    }
+}
+
+/// The files of the directory, by identity.
+struct Files {
+    ctx: Arc<WatchContext>,
+    readers: TaskTracker,
+    reads: Arc<Semaphore>,
+    tracked: HashMap<FileKey, Tracked>,
+    /// Files whose checkpoint removal is not committed yet: a new file on
+    /// the same inode waits for it, so its batches cannot be mixed up with
+    /// the removal in the aggregator's order.
+    forgetting: HashMap<FileKey, tokio::sync::oneshot::Receiver<Counted>>,
 }
 
 /// Watches `ctx.dir` until cancelled, then waits for every reader to stop.
 pub async fn watch_dir(mut ctx: WatchContext) -> anyhow::Result<()> {
     std::fs::create_dir_all(&ctx.dir)
         .map_err(|error| anyhow::anyhow!("cannot create the watch directory {}: {error}", ctx.dir.display()))?;
-    // Paths name sources in checkpoints, and events and scans must agree on
-    // them: `./logs/a.log` and `/srv/logs/a.log` are one file.
+    // Checkpoints keep the path a file was first read under: `./logs/a.log`
+    // and `/srv/logs/a.log` must be one.
     ctx.dir = std::fs::canonicalize(&ctx.dir)
         .map_err(|error| anyhow::anyhow!("cannot resolve the watch directory {}: {error}", ctx.dir.display()))?;
     let (event_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
@@ -53,9 +91,20 @@ pub async fn watch_dir(mut ctx: WatchContext) -> anyhow::Result<()> {
     watcher.watch(&ctx.dir, RecursiveMode::NonRecursive)?;
     info!(dir = %ctx.dir.display(), "Watching directory.");
 
-    let ctx = Arc::new(ctx);
-    let readers = TaskTracker::new();
-    let mut followers: HashMap<PathBuf, Follower> = HashMap::new();
+    let store = ctx.store.clone();
+    let stored = tokio::task::spawn_blocking(move || file_checkpoints(store.as_ref())).await??;
+    let mut files = Files {
+        reads: Arc::new(Semaphore::new(ctx.concurrent_reads.max(1))),
+        ctx: Arc::new(ctx),
+        readers: TaskTracker::new(),
+        tracked: HashMap::new(),
+        forgetting: HashMap::new(),
+    };
+    for (key, checkpoint) in stored {
+        let tracked = files.tracked.entry(key).or_default();
+        tracked.first_path = Some(checkpoint.path);
+    }
+    let ctx = files.ctx.clone();
     let mut rescan = tokio::time::interval(ctx.poll_interval);
     loop {
         tokio::select! {
@@ -64,9 +113,13 @@ pub async fn watch_dir(mut ctx: WatchContext) -> anyhow::Result<()> {
                 // Our own reads raise access events; following them would
                 // make every read wake the reader again.
                 Ok(event) if event.kind.is_access() => {}
+                Ok(event) if event.need_rescan() => {
+                    warn!("File system events were lost (queue overflow); rescanning.");
+                    rescan.reset_immediately();
+                }
                 Ok(event) => {
                     for path in event.paths {
-                        follow(&ctx, &readers, &mut followers, &path);
+                        files.observe(&path, true);
                     }
                 }
                 Err(error) => {
@@ -74,66 +127,135 @@ pub async fn watch_dir(mut ctx: WatchContext) -> anyhow::Result<()> {
                     rescan.reset_immediately();
                 }
             },
-            _ = rescan.tick() => {
-                match std::fs::read_dir(&ctx.dir) {
-                    Ok(entries) => {
-                        for entry in entries.flatten() {
-                            follow(&ctx, &readers, &mut followers, &entry.path());
-                        }
-                    }
-                    Err(error) => warn!(dir = %ctx.dir.display(), error = %error, "Cannot list the watch directory."),
-                }
-            }
+            _ = rescan.tick() => files.rescan().await,
         }
     }
     drop(watcher);
-    readers.close();
-    readers.wait().await;
+    files.readers.close();
+    files.readers.wait().await;
     Ok(())
 }
 
-/// Wakes the reader of `path`, or starts one if the file is new (or its
-/// reader ended, as after a deletion).
-fn follow(ctx: &Arc<WatchContext>, readers: &TaskTracker, followers: &mut HashMap<PathBuf, Follower>, path: &Path) {
-    let next_seq = match followers.get(path) {
-        Some(follower) if !follower.task.is_finished() => {
-            follower.wake.notify_one();
-            return;
+impl Files {
+    /// Wakes (if `wake`) the reader of the file at `path`, or starts one if
+    /// the file is new to this run or its reader ended. Returns the file's
+    /// key, if `path` names a file.
+    fn observe(&mut self, path: &Path, wake: bool) -> Option<FileKey> {
+        let metadata = std::fs::metadata(path).ok().filter(|metadata| metadata.is_file())?;
+        let key = FileKey::of(&metadata);
+        if self.forgetting.contains_key(&key) {
+            return Some(key);
         }
-        Some(follower) => follower.next_seq.clone(),
-        None => Arc::default(),
-    };
-    if !path.is_file() {
-        return;
+        let tracked = self.tracked.get_mut(&key);
+        if let Some(tracked) = tracked {
+            tracked.missing_since = None;
+            if let Some(follower) = tracked.live_follower() {
+                if wake {
+                    follower.wake.notify_one();
+                }
+                return Some(key);
+            }
+        }
+        let first_path = self.tracked.get(&key).and_then(|tracked| tracked.first_path.as_deref());
+        let Some(parser) = self.route(Path::new(first_path.unwrap_or(&path.to_string_lossy()))) else {
+            debug!(path = %path.display(), "No route matches; file ignored.");
+            return Some(key);
+        };
+        let tracked = self.tracked.entry(key).or_default();
+        let wake = Arc::new(Notify::new());
+        let reader = FileReader::new(
+            path.to_path_buf(),
+            key,
+            key.source().into(),
+            parser,
+            tracked.next_seq.clone(),
+        );
+        let task = self
+            .readers
+            .spawn(follow_file(self.ctx.clone(), reader, wake.clone(), self.reads.clone()));
+        tracked.follower = Some(Follower { wake, task });
+        Some(key)
     }
-    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
-        return;
-    };
-    let Some(parser) = ctx.router.parser_for(name) else {
-        debug!(path = %path.display(), "No route matches; file ignored.");
-        return;
-    };
-    let wake = Arc::new(Notify::new());
-    let reader = FileReader::new(
-        path.to_path_buf(),
-        path.to_string_lossy().into(),
-        parser.clone(),
-        0,
-        next_seq.clone(),
-    );
-    let task = readers.spawn(follow_file(ctx.clone(), reader, wake.clone()));
-    followers.insert(path.to_path_buf(), Follower { wake, task, next_seq });
+
+    /// The parser for a file, by its name; a compressed file also by its
+    /// name without `.gz`, so `app.log.gz` goes where `app.log` would.
+    fn route(&self, path: &Path) -> Option<Parser> {
+        let name = path.file_name()?.to_str()?;
+        let router = &self.ctx.router;
+        let parser = router.parser_for(name).or_else(|| match is_compressed(path) {
+            true => router.parser_for(name.strip_suffix(".gz")?),
+            false => None,
+        });
+        parser.cloned()
+    }
+
+    /// Starts readers for files without one, and forgets the checkpoints of
+    /// files gone for longer than `forget_after`.
+    async fn rescan(&mut self) {
+        self.forgetting.retain(|_, committed| {
+            matches!(
+                committed.try_recv(),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+            )
+        });
+        let entries = match std::fs::read_dir(&self.ctx.dir) {
+            Ok(entries) => entries,
+            Err(error) => {
+                warn!(dir = %self.ctx.dir.display(), error = %error, "Cannot list the watch directory.");
+                return;
+            }
+        };
+        let present: HashSet<FileKey> = entries
+            .flatten()
+            .filter_map(|entry| self.observe(&entry.path(), false))
+            .collect();
+        let now = Instant::now();
+        let mut forget = Vec::new();
+        for (key, tracked) in &mut self.tracked {
+            if present.contains(key) || tracked.live_follower().is_some() {
+                continue;
+            }
+            let since = *tracked.missing_since.get_or_insert(now);
+            if now.duration_since(since) >= self.ctx.forget_after {
+                forget.push(*key);
+            }
+        }
+        for key in forget {
+            let tracked = self.tracked.remove(&key).expect("collected above");
+            let seq = tracked.next_seq.fetch_add(1, Ordering::Relaxed);
+            info!(file = %key.source(), path = tracked.first_path.as_deref().unwrap_or(""), "File is gone; forgetting its checkpoint.");
+            let (ack, committed) = tokio::sync::oneshot::channel();
+            if self
+                .ctx
+                .batches
+                .send(Batch::forget(key.source().into(), seq, ack))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            self.forgetting.insert(key, committed);
+        }
+    }
 }
 
 /// Reads a file from its checkpoint, then again on every wake or poll, until
 /// cancelled or the file is gone.
-async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<Notify>) {
+async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<Notify>, reads: Arc<Semaphore>) {
     let store = ctx.store.clone();
     let source = reader.source.clone();
-    match tokio::task::spawn_blocking(move || store.checkpoint(&source)).await {
+    // Thousands of files can appear at once: their look-ups wait their turn
+    // like their reads.
+    let permit = tokio::select! {
+        _ = ctx.cancel.cancelled() => return,
+        permit = reads.clone().acquire_owned() => permit.expect("never closed"),
+    };
+    let checkpoint = tokio::task::spawn_blocking(move || store.checkpoint(&source)).await;
+    drop(permit);
+    match checkpoint {
         Ok(Ok(checkpoint)) => {
             if let Some(checkpoint) = checkpoint {
-                (reader.offset, reader.file) = (checkpoint.offset, checkpoint.file);
+                reader.resume(checkpoint);
             }
         }
         Ok(Err(error)) => {
@@ -146,15 +268,22 @@ async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<N
     // When the file last changed size, to tell a last line still being
     // written from one that will never get its newline.
     let mut changed = (reader.size_seen, Instant::now());
+    // The last error reported, so that a lasting one is reported once.
+    let mut last_error = None;
     loop {
         let idle = changed.1.elapsed() >= ctx.final_line_idle;
         let last_line = match reader.size_seen > reader.offset && idle {
             true => LastLine::CompleteIfSize(reader.size_seen),
             false => LastLine::Waits,
         };
+        let permit = tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            permit = reads.clone().acquire_owned() => permit.expect("never closed"),
+        };
         let worker_ctx = ctx.clone();
         let result = tokio::task::spawn_blocking(move || {
             let result = reader.read_available(&worker_ctx.batches, worker_ctx.limits, last_line, &worker_ctx.cancel);
+            drop(permit);
             (reader, result)
         })
         .await;
@@ -164,16 +293,24 @@ async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<N
             changed = (reader.size_seen, Instant::now());
         }
         match result {
-            Ok(lines) if lines > 0 => {
-                debug!(path = %reader.path.display(), lines, offset = reader.offset, "Read lines.")
+            Ok(lines) => {
+                if lines > 0 {
+                    debug!(path = %reader.path.display(), lines, offset = reader.offset, "Read lines.");
+                }
+                last_error = None;
             }
-            Ok(_) => {}
             Err(ReadError::Closed) => return,
             Err(ReadError::Io(error)) if error.kind() == std::io::ErrorKind::NotFound => {
                 debug!(path = %reader.path.display(), "File is gone; no longer followed.");
                 return;
             }
-            Err(error) => warn!(path = %reader.path.display(), error = %error, "Cannot read file; will retry."),
+            Err(error) => {
+                let message = error.to_string();
+                if last_error.as_ref() != Some(&message) {
+                    warn!(path = %reader.path.display(), error = %message, "Cannot read file; will retry when it changes.");
+                    last_error = Some(message);
+                }
+            }
         }
         tokio::select! {
             _ = ctx.cancel.cancelled() => return,

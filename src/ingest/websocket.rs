@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::file::ReadLimits;
-use crate::pipeline::{Batch, BatchBuilder, Parser, SourceId};
+use crate::pipeline::{Batch, BatchBuilder, Parser, Progress, SourceId};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -62,13 +62,22 @@ pub async fn follow_websocket(
                         _ = linger.tick() => !builder.is_empty(),
                     };
                     if flush {
-                        if batches.send(builder.take(&source, seq, None, &parser)).await.is_err() {
+                        if batches
+                            .send(builder.take(&source, seq, Progress::Untracked, &parser))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                         seq += 1;
                     }
                 };
-                if !builder.is_empty() && batches.send(builder.take(&source, seq, None, &parser)).await.is_ok() {
+                if !builder.is_empty()
+                    && batches
+                        .send(builder.take(&source, seq, Progress::Untracked, &parser))
+                        .await
+                        .is_ok()
+                {
                     seq += 1;
                 }
                 match reason {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tracing::{debug, error};
 
 use super::Done;
-use super::batch::{Ack, Counted, SourceId};
+use super::batch::{Ack, Counted, Progress, SourceId};
 use crate::model::Delta;
 use crate::store::{Checkpoint, Commit, Store};
 
@@ -23,15 +23,22 @@ struct SourceOrder {
 #[derive(Default)]
 struct Pending {
     delta: Delta,
-    checkpoints: BTreeMap<String, Checkpoint>,
+    /// `None` removes the source's checkpoint.
+    checkpoints: BTreeMap<String, Option<Checkpoint>>,
     /// Told once the commit that holds their batch succeeds.
     acks: Vec<(Ack, Counted)>,
 }
 
 impl Pending {
     fn absorb(&mut self, done: Done) {
-        if let Some(checkpoint) = done.checkpoint {
-            self.checkpoints.insert(done.source.to_string(), checkpoint);
+        match done.progress {
+            Progress::Untracked => {}
+            Progress::Advance(checkpoint) => {
+                self.checkpoints.insert(done.source.to_string(), Some(checkpoint));
+            }
+            Progress::Forget => {
+                self.checkpoints.insert(done.source.to_string(), None);
+            }
         }
         if let Some(ack) = done.ack {
             self.acks.push((
@@ -87,17 +94,24 @@ pub async fn run_aggregator(
 /// checkpoint never covers a batch whose counts are not merged.
 ///
 /// Batches of sources without offsets (HTTP, WebSocket) have no checkpoint to
-/// keep in step, and are merged at once.
+/// keep in step, and are merged at once. A source forgotten is the end of it:
+/// its order is dropped too.
 fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, finished: Done) {
-    if finished.checkpoint.is_none() {
+    if finished.progress == Progress::Untracked {
         pending.absorb(finished);
         return;
     }
-    let source = order.entry(finished.source.clone()).or_default();
+    let id = finished.source.clone();
+    let source = order.entry(id.clone()).or_default();
     source.waiting.insert(finished.seq, finished);
     while let Some(next) = source.waiting.remove(&source.next_seq) {
         source.next_seq += 1;
+        let forget = next.progress == Progress::Forget;
         pending.absorb(next);
+        if forget {
+            order.remove(&id);
+            return;
+        }
     }
 }
 

@@ -5,8 +5,21 @@ use std::sync::Arc;
 use super::route::Parser;
 use crate::store::Checkpoint;
 
-/// Identifies a source (for a file, its path) in checkpoints and ordering.
+/// Identifies a source (for a file, `file:{dev}:{inode}`) in checkpoints
+/// and ordering.
 pub type SourceId = Arc<str>;
+
+/// What a batch does to its source's checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing: a source without offsets (HTTP, WebSocket), merged in any order.
+    Untracked,
+    /// Moves the checkpoint past the batch's lines; merged in source order.
+    Advance(Checkpoint),
+    /// Removes the checkpoint of a file that is gone, after the source's
+    /// earlier batches. Carries no lines.
+    Forget,
+}
 
 /// Lines from one source, ready for a worker.
 #[derive(Debug)]
@@ -14,10 +27,9 @@ pub struct Batch {
     pub source: SourceId,
     /// Position of this batch among its source's batches, from 0.
     pub seq: u64,
-    /// Where the source stands just past this batch's last line, for
-    /// sources with offsets.
-    pub checkpoint: Option<Checkpoint>,
-    pub parser: Parser,
+    pub progress: Progress,
+    /// `None` for a batch without lines.
+    pub parser: Option<Parser>,
     /// The lines, joined by `\n`, without terminators.
     pub text: String,
     /// Number of lines in `text`.
@@ -27,6 +39,23 @@ pub struct Batch {
     /// Told the batch's counts once they are committed (HTTP ingest answers
     /// only then).
     pub ack: Option<Ack>,
+}
+
+impl Batch {
+    /// The batch that removes the checkpoint of `source`, a file that is
+    /// gone; `ack` is told once that is committed.
+    pub fn forget(source: SourceId, seq: u64, ack: Ack) -> Batch {
+        Batch {
+            source,
+            seq,
+            progress: Progress::Forget,
+            parser: None,
+            text: String::new(),
+            lines: 0,
+            rejected: 0,
+            ack: Some(ack),
+        }
+    }
 }
 
 /// What a committed batch counted.
@@ -88,13 +117,13 @@ impl BatchBuilder {
     }
 
     /// Takes the lines collected so far, leaving the builder empty.
-    pub fn take(&mut self, source: &SourceId, seq: u64, checkpoint: Option<Checkpoint>, parser: &Parser) -> Batch {
+    pub fn take(&mut self, source: &SourceId, seq: u64, progress: Progress, parser: &Parser) -> Batch {
         let builder = std::mem::take(self);
         Batch {
             source: source.clone(),
             seq,
-            checkpoint,
-            parser: parser.clone(),
+            progress,
+            parser: Some(parser.clone()),
             text: builder.text,
             lines: builder.lines,
             rejected: builder.rejected,

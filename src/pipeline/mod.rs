@@ -8,12 +8,11 @@ pub mod worker;
 
 use std::sync::Arc;
 
-pub use batch::{Ack, Batch, BatchBuilder, Counted, SourceId};
+pub use batch::{Ack, Batch, BatchBuilder, Counted, Progress, SourceId};
 pub use route::{Parser, Plugins, Router};
 
 use crate::config::Settings;
 use crate::model::Delta;
-use crate::store::Checkpoint;
 use crate::store::Store;
 
 /// A parsed batch, on its way to the aggregator.
@@ -21,7 +20,7 @@ use crate::store::Store;
 pub struct Done {
     pub source: SourceId,
     pub seq: u64,
-    pub checkpoint: Option<Checkpoint>,
+    pub progress: Progress,
     pub delta: Delta,
     pub ack: Option<Ack>,
 }

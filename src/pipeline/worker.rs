@@ -28,7 +28,7 @@ pub fn run_worker(batches: async_channel::Receiver<Batch>, done: async_channel::
         let finished = Done {
             source: batch.source,
             seq: batch.seq,
-            checkpoint: batch.checkpoint,
+            progress: batch.progress,
             delta,
             ack: batch.ack,
         };
@@ -46,8 +46,9 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch) -> Delta {
     };
     let now_ms = crate::time::now_ms();
     match &batch.parser {
-        Parser::Single(spec) => parse_with(instances, spec, &batch.text, batch.lines, now_ms, &mut delta),
-        Parser::Auto { json, text } => {
+        None => {}
+        Some(Parser::Single(spec)) => parse_with(instances, spec, &batch.text, batch.lines, now_ms, &mut delta),
+        Some(Parser::Auto { json, text }) => {
             let (mut json_lines, mut text_lines) = (String::new(), String::new());
             let (mut json_count, mut text_count) = (0, 0);
             for line in batch.text.split('\n').take(batch.lines) {

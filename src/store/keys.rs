@@ -6,7 +6,9 @@
 //! - `m/{service}\0{minute}{level}`: lines by service, minute, level
 //!   (minute start in epoch ms, 8 bytes big-endian with the sign bit flipped,
 //!   so minutes sort in time order)
-//! - `o/{source}`: a source's checkpoint (postcard)
+//! - `o/{source}`: a source's checkpoint (postcard); a file's source is
+//!   `file:{dev}:{inode}`
+//! - `v/format`: the store format, [`FORMAT_VERSION`]
 //!
 //! Counter values are 8-byte big-endian integers. Names never hold `\0`: the
 //! worker replaces it (see `pipeline::worker`).
@@ -21,6 +23,11 @@ pub const COMPONENT_PREFIX: &[u8] = b"c/";
 pub const MINUTE_PREFIX: &[u8] = b"m/";
 /// Prefix of the source checkpoints.
 pub const CHECKPOINT_PREFIX: &[u8] = b"o/";
+
+/// Key of the store format version (a counter).
+pub const FORMAT: &[u8] = b"v/format";
+/// The layout described here. Stores from before this key existed are format 1.
+pub const FORMAT_VERSION: u64 = 2;
 
 /// Key of the lines of one (service, component, level).
 pub fn component(service: &str, component: &str, level: Level) -> Vec<u8> {

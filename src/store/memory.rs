@@ -22,7 +22,10 @@ impl Store for MemoryStore {
             entries.insert(key.clone(), keys::encode_counter(current + amount).to_vec());
         }
         for (source, checkpoint) in &commit.checkpoints {
-            entries.insert(keys::checkpoint(source), encode_checkpoint(checkpoint));
+            match checkpoint {
+                Some(checkpoint) => entries.insert(keys::checkpoint(source), encode_checkpoint(checkpoint)),
+                None => entries.remove(&keys::checkpoint(source)),
+            };
         }
         Ok(())
     }

@@ -37,6 +37,20 @@ pub enum StoreError {
         /// What sled reported.
         detail: String,
     },
+    /// The data directory was written by another version of logproc.
+    #[error(
+        "the data directory {path} was written by {writer} (store format {found}); this logproc reads format {expected}. Run the logproc that wrote it, or move the directory aside to start with empty counts (every file would then be read again)"
+    )]
+    Format {
+        /// The data directory.
+        path: String,
+        /// "an older logproc" or "a newer logproc".
+        writer: &'static str,
+        /// The format found.
+        found: u64,
+        /// The format this build reads and writes.
+        expected: u64,
+    },
     /// The data directory could not be opened.
     #[error("cannot open the data directory {path}")]
     Open {
@@ -56,42 +70,79 @@ pub enum StoreError {
     },
 }
 
-/// How far a source has been counted: every line before `offset` is in the
-/// committed counters, none after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How far a file has been counted: every line before `offset` is in the
+/// committed counters, none after it. Stored under the file's [`FileKey`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    /// Byte offset just past the last counted line.
+    /// Byte offset just past the last counted line (of the decompressed
+    /// stream, for a `.gz` file).
     pub offset: u64,
-    /// Which file the offset is in (a path can come to name another file).
-    pub file: Option<FileId>,
+    /// The file's first bytes, since an inode can be reused by another file.
+    pub head: Fingerprint,
+    /// The path the file was first read under: it picks the file's route,
+    /// and names the file in `/sources`.
+    pub path: String,
 }
 
-/// The identity of a file: device and inode, plus a fingerprint of its
-/// first bytes, since a deleted file's inode is reused by new files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileId {
+/// A hash of a file's first bytes (at most 1 KiB).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// How many leading bytes the hash covers.
+    pub len: u32,
+    /// FNV-1a hash of those bytes.
+    pub hash: u64,
+}
+
+/// Which file a checkpoint belongs to: device and inode, so that a file
+/// keeps its checkpoint when it is renamed (rotated) within the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileKey {
     /// Device number.
     pub dev: u64,
     /// Inode number.
     pub ino: u64,
-    /// How many leading bytes the fingerprint covers.
-    pub head_len: u32,
-    /// FNV-1a hash of those bytes.
-    pub head_hash: u64,
 }
+
+impl FileKey {
+    /// The key of the file `metadata` describes.
+    pub fn of(metadata: &std::fs::Metadata) -> FileKey {
+        use std::os::unix::fs::MetadataExt;
+        FileKey {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+        }
+    }
+
+    /// The source id of the file in checkpoints and batch ordering.
+    pub fn source(&self) -> String {
+        format!("{FILE_SOURCE_PREFIX}{}:{}", self.dev, self.ino)
+    }
+
+    /// The key a [`FileKey::source`] string names.
+    pub fn from_source(source: &str) -> Option<FileKey> {
+        let (dev, ino) = source.strip_prefix(FILE_SOURCE_PREFIX)?.split_once(':')?;
+        Some(FileKey {
+            dev: dev.parse().ok()?,
+            ino: ino.parse().ok()?,
+        })
+    }
+}
+
+/// Source ids of files start with this.
+pub const FILE_SOURCE_PREFIX: &str = "file:";
 
 /// What one commit writes, all or nothing.
 #[derive(Debug, Default)]
 pub struct Commit {
     /// Amounts to add to counters, by key.
     pub increments: BTreeMap<Vec<u8>, u64>,
-    /// New checkpoints, by source.
-    pub checkpoints: BTreeMap<String, Checkpoint>,
+    /// New checkpoints by source; `None` removes the source's checkpoint.
+    pub checkpoints: BTreeMap<String, Option<Checkpoint>>,
 }
 
 impl Commit {
     /// The counter increments of `delta`, and the checkpoints that go with it.
-    pub fn new(delta: &Delta, checkpoints: BTreeMap<String, Checkpoint>) -> Commit {
+    pub fn new(delta: &Delta, checkpoints: BTreeMap<String, Option<Checkpoint>>) -> Commit {
         let mut increments = BTreeMap::new();
         let mut add = |key: Vec<u8>, amount: u64| {
             if amount > 0 {
@@ -162,6 +213,23 @@ impl StoreError {
             key: String::from_utf8_lossy(key).into_owned(),
         }
     }
+}
+
+/// Every stored checkpoint of a file, by key.
+pub fn file_checkpoints(store: &dyn Store) -> Result<Vec<(FileKey, Checkpoint)>, StoreError> {
+    let prefix = keys::checkpoint(FILE_SOURCE_PREFIX);
+    store
+        .scan_prefix(&prefix)?
+        .into_iter()
+        .map(|(key, value)| {
+            let source = std::str::from_utf8(&key[keys::CHECKPOINT_PREFIX.len()..]).ok();
+            let file = source
+                .and_then(FileKey::from_source)
+                .ok_or_else(|| StoreError::corrupt(&key))?;
+            let checkpoint = postcard::from_bytes(&value).map_err(|_| StoreError::corrupt(&key))?;
+            Ok((file, checkpoint))
+        })
+        .collect()
 }
 
 /// The encoded value of a checkpoint.

@@ -31,8 +31,89 @@ impl SledStore {
                     _ => StoreError::Open { path, source },
                 }
             })?;
+        check_format(&db, dir)?;
         Ok(SledStore { db })
     }
+}
+
+/// A file next to sled's that says a store lives here, and in which
+/// format. sled takes a database it cannot read for a crash's torn write and
+/// opens it empty; the marker tells that apart from a new store.
+const MARKER: &str = "logproc-store";
+
+/// Refuses a store written in another format or found empty where one was;
+/// marks a new store with our format.
+fn check_format(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
+    let path = dir.display().to_string();
+    let marker = dir.join(MARKER);
+    let marked = match std::fs::read_to_string(&marker) {
+        Ok(text) => Some(
+            text.trim()
+                .strip_prefix("format ")
+                .and_then(|n| n.parse::<u64>().ok())
+                .ok_or_else(|| StoreError::Damaged {
+                    path: path.clone(),
+                    detail: format!("{} does not hold a store format: {text:?}", marker.display()),
+                })?,
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => {
+            return Err(StoreError::Open {
+                path,
+                source: error.into(),
+            });
+        }
+    };
+    let stored = match db.get(keys::FORMAT)? {
+        Some(bytes) => Some(keys::decode_counter(&bytes).ok_or_else(|| StoreError::corrupt(keys::FORMAT))?),
+        // Stores from before format markers hold data but no format key.
+        None if !db.is_empty() => Some(1),
+        None => None,
+    };
+    let found = match (marked, stored) {
+        (None, None) => {
+            db.insert(keys::FORMAT, &keys::encode_counter(keys::FORMAT_VERSION)[..])?;
+            db.flush()?;
+            keys::FORMAT_VERSION
+        }
+        (Some(_), None) => {
+            return Err(StoreError::Damaged {
+                path,
+                detail: "its database came up empty although it has held counts: its files were damaged or replaced"
+                    .into(),
+            });
+        }
+        (_, Some(found)) => found,
+    };
+    if found != keys::FORMAT_VERSION {
+        return Err(StoreError::Format {
+            path,
+            writer: if found < keys::FORMAT_VERSION {
+                "an older logproc"
+            } else {
+                "a newer logproc"
+            },
+            found,
+            expected: keys::FORMAT_VERSION,
+        });
+    }
+    if marked.is_none() {
+        write_marker(&marker).map_err(|error| StoreError::Open {
+            path,
+            source: error.into(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes the marker durably: a crash leaves either no marker or a whole one.
+fn write_marker(marker: &Path) -> std::io::Result<()> {
+    let temporary = marker.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    std::io::Write::write_all(&mut file, format!("format {}\n", keys::FORMAT_VERSION).as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, marker)?;
+    std::fs::File::open(marker.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
 
 impl Store for SledStore {
@@ -48,7 +129,10 @@ impl Store for SledStore {
             batch.insert(key.as_slice(), &keys::encode_counter(current + amount)[..]);
         }
         for (source, checkpoint) in &commit.checkpoints {
-            batch.insert(keys::checkpoint(source), encode_checkpoint(checkpoint));
+            match checkpoint {
+                Some(checkpoint) => batch.insert(keys::checkpoint(source), encode_checkpoint(checkpoint)),
+                None => batch.remove(keys::checkpoint(source)),
+            }
         }
         self.db.apply_batch(batch)?;
         self.db.flush()?;

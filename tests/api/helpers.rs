@@ -164,14 +164,19 @@ impl App {
     /// Waits until `file` is counted to its end (its checkpoint equals its
     /// size), and returns `/stats` as committed with that checkpoint.
     pub fn wait_until_read(&self, file: &Path) -> Value {
-        let size = std::fs::metadata(file).unwrap().len();
-        let source = file.to_string_lossy().into_owned();
-        wait_for(&format!("{} read to {size}", file.display()), || {
+        self.wait_until_offset(file, std::fs::metadata(file).unwrap().len())
+    }
+
+    /// Waits until the checkpoint of `file` (found by its device and inode,
+    /// whatever its name) is `offset`, and returns `/stats` as committed with it.
+    pub fn wait_until_offset(&self, file: &Path, offset: u64) -> Value {
+        let identity = file_identity(file);
+        wait_for(&format!("{} ({identity}) read to {offset}", file.display()), || {
             let (_, sources) = self.get("/sources");
             let done = sources
                 .as_array()?
                 .iter()
-                .any(|entry| entry["source"] == source.as_str() && entry["offset"] == size);
+                .any(|entry| entry["file"] == identity.as_str() && entry["offset"] == offset);
             done.then_some(())
         });
         self.stats()
@@ -216,6 +221,13 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// How `/sources` names a file: by device and inode.
+pub fn file_identity(file: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(file).unwrap();
+    format!("file:{}:{}", metadata.dev(), metadata.ino())
 }
 
 /// Appends `text` to `path`.

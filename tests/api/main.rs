@@ -4,6 +4,7 @@
 
 mod config;
 mod crash;
+mod file_lifecycle;
 mod files;
 mod generator;
 mod helpers;
