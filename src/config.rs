@@ -44,6 +44,8 @@ pub struct StorageSettings {
     pub data_dir: PathBuf,
     /// Interval between commits.
     pub commit_interval_ms: u64,
+    /// sled's page cache, in MiB.
+    pub cache_mib: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,6 +190,7 @@ impl Settings {
             ("plugins.memory_limit_mib", self.plugins.memory_limit_mib as u64),
             ("plugins.call_timeout_ms", self.plugins.call_timeout_ms),
             ("storage.commit_interval_ms", self.storage.commit_interval_ms),
+            ("storage.cache_mib", self.storage.cache_mib),
             ("watch.poll_interval_ms", self.watch.poll_interval_ms),
             ("watch.final_line_idle_ms", self.watch.final_line_idle_ms),
             ("watch.forget_after_ms", self.watch.forget_after_ms),

@@ -95,11 +95,15 @@ pub fn read_stats(store: &dyn Store) -> Result<Stats, StoreError> {
     // Every parsed line is in exactly one component counter: `parsed` is
     // their sum, not a counter of its own that could disagree.
     for (key, value) in store.scan_prefix(keys::COMPONENT_PREFIX)? {
-        let (service, _, level) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
-        let count = keys::decode_counter(&value).ok_or_else(|| StoreError::corrupt(&key))?;
-        stats.parsed += count;
-        stats.levels.add(level, count);
-        stats.services.entry(service.to_owned()).or_default().add(level, count);
+        let (service, _) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
+        let counts = keys::decode_levels(&value).ok_or_else(|| StoreError::corrupt(&key))?;
+        let summary = stats.services.entry(service.to_owned()).or_default();
+        for level in Level::ALL {
+            let count = counts[level.index()];
+            stats.parsed += count;
+            stats.levels.add(level, count);
+            summary.add(level, count);
+        }
     }
     stats.lines = stats.parsed + stats.invalid;
     Ok(stats)
@@ -111,36 +115,30 @@ pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<
     let mut total = Summary::default();
     let mut components = BTreeMap::<String, Summary>::new();
     for (key, value) in store.scan_prefix(&keys::component_service_prefix(service))? {
-        let (_, component, level) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
-        let count = keys::decode_counter(&value).ok_or_else(|| StoreError::corrupt(&key))?;
-        total.add(level, count);
-        components.entry(component.to_owned()).or_default().add(level, count);
+        let (_, component) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
+        let counts = keys::decode_levels(&value).ok_or_else(|| StoreError::corrupt(&key))?;
+        let summary = components.entry(component.to_owned()).or_default();
+        for level in Level::ALL {
+            total.add(level, counts[level.index()]);
+            summary.add(level, counts[level.index()]);
+        }
     }
     if components.is_empty() {
         return Ok(None);
     }
     let prefix = keys::minute_service_prefix(service);
     let mut per_minute = Vec::<Minute>::new();
-    // Keys come in time order; each minute has up to one key per level.
+    // Keys come in time order, one per minute.
     for (key, value) in store.scan_prefix(&prefix)? {
-        let (start_ms, level) = keys::parse_minute(&key, &prefix).ok_or_else(|| StoreError::corrupt(&key))?;
-        let count = keys::decode_counter(&value).ok_or_else(|| StoreError::corrupt(&key))?;
-        if per_minute.last().is_none_or(|last| last.start_ms != start_ms) {
-            per_minute.push(Minute {
-                minute: crate::time::rfc3339_seconds(start_ms),
-                start_ms,
-                lines: 0,
-                errors: 0,
-                warnings: 0,
-            });
-        }
-        let bucket = per_minute.last_mut().expect("pushed above");
-        bucket.lines += count;
-        match level {
-            Level::Error | Level::Fatal => bucket.errors += count,
-            Level::Warn => bucket.warnings += count,
-            _ => {}
-        }
+        let start_ms = keys::parse_minute(&key, &prefix).ok_or_else(|| StoreError::corrupt(&key))?;
+        let counts = keys::decode_levels(&value).ok_or_else(|| StoreError::corrupt(&key))?;
+        per_minute.push(Minute {
+            minute: crate::time::rfc3339_seconds(start_ms),
+            start_ms,
+            lines: counts.iter().sum(),
+            errors: counts[Level::Error.index()] + counts[Level::Fatal.index()],
+            warnings: counts[Level::Warn.index()],
+        });
     }
     let skip = per_minute.len().saturating_sub(minutes);
     per_minute.drain(..skip);

@@ -1,25 +1,27 @@
 //! Key layout. Keys are ordered so that each API question is a prefix scan:
 //!
 //! - `t/invalid`: lines that could not be parsed (parsed lines are the sum
-//!   of the `c/` counters)
-//! - `c/{service}\0{component}\0{level}`: lines by service, component, level
-//! - `m/{service}\0{minute}{level}`: lines by service, minute, level
-//!   (minute start in epoch ms, 8 bytes big-endian with the sign bit flipped,
-//!   so minutes sort in time order)
+//!   of the `c/` counts)
+//! - `c/{service}\0{component}`: lines by service and component, per level
+//! - `m/{service}\0{minute}`: lines by service and minute, per level (minute
+//!   start in epoch ms, 8 bytes big-endian with the sign bit flipped, so
+//!   minutes sort in time order)
 //! - `o/{source}`: a source's checkpoint (postcard); a file's source is
 //!   `file:{dev}:{inode}`
 //! - `v/format`: the store format, [`FORMAT_VERSION`]
 //!
-//! Counter values are 8-byte big-endian integers. Names never hold `\0`: the
-//! worker replaces it (see `pipeline::worker`).
+//! `t/invalid` and `v/format` are 8-byte big-endian integers; `c/` and `m/`
+//! values hold one count per level (postcard: 7 varints, a few bytes, where
+//! a key per level made a 2 GB file's per-minute keys five times as many).
+//! Names never hold `\0`: the worker replaces it (see `pipeline::worker`).
 
-use crate::model::Level;
+use crate::model::LevelCounts;
 
 /// Total invalid lines.
 pub const INVALID: &[u8] = b"t/invalid";
-/// Prefix of the (service, component, level) counters.
+/// Prefix of the (service, component) counts.
 pub const COMPONENT_PREFIX: &[u8] = b"c/";
-/// Prefix of the (service, minute, level) counters.
+/// Prefix of the (service, minute) counts.
 pub const MINUTE_PREFIX: &[u8] = b"m/";
 /// Prefix of the source checkpoints.
 pub const CHECKPOINT_PREFIX: &[u8] = b"o/";
@@ -29,12 +31,10 @@ pub const FORMAT: &[u8] = b"v/format";
 /// The layout described here. Stores from before this key existed are format 1.
 pub const FORMAT_VERSION: u64 = 2;
 
-/// Key of the lines of one (service, component, level).
-pub fn component(service: &str, component: &str, level: Level) -> Vec<u8> {
+/// Key of the lines of one (service, component).
+pub fn component(service: &str, component: &str) -> Vec<u8> {
     let mut key = component_service_prefix(service);
     key.extend_from_slice(component.as_bytes());
-    key.push(0);
-    key.push(level.index() as u8);
     key
 }
 
@@ -43,22 +43,19 @@ pub fn component_service_prefix(service: &str) -> Vec<u8> {
     service_prefix(COMPONENT_PREFIX, service)
 }
 
-/// Splits a `component` key into (service, component, level).
-pub fn parse_component(key: &[u8]) -> Option<(&str, &str, Level)> {
-    let rest = key.strip_prefix(COMPONENT_PREFIX)?;
-    let (level, names) = rest.split_last()?;
-    let names = names.strip_suffix(&[0])?;
+/// Splits a `component` key into (service, component).
+pub fn parse_component(key: &[u8]) -> Option<(&str, &str)> {
+    let names = key.strip_prefix(COMPONENT_PREFIX)?;
     let split = names.iter().position(|&b| b == 0)?;
     let service = std::str::from_utf8(&names[..split]).ok()?;
     let component = std::str::from_utf8(&names[split + 1..]).ok()?;
-    Some((service, component, Level::from_index(*level)?))
+    Some((service, component))
 }
 
-/// Key of the lines of one (service, minute, level).
-pub fn minute(service: &str, minute_start_ms: i64, level: Level) -> Vec<u8> {
+/// Key of the lines of one (service, minute).
+pub fn minute(service: &str, minute_start_ms: i64) -> Vec<u8> {
     let mut key = minute_service_prefix(service);
     key.extend_from_slice(&((minute_start_ms as u64) ^ (1 << 63)).to_be_bytes());
-    key.push(level.index() as u8);
     key
 }
 
@@ -76,15 +73,10 @@ fn service_prefix(prefix: &[u8], service: &str) -> Vec<u8> {
     key
 }
 
-/// Reads (minute start, level) from a `minute` key, given its service prefix.
-pub fn parse_minute(key: &[u8], service_prefix: &[u8]) -> Option<(i64, Level)> {
-    let rest = key.strip_prefix(service_prefix)?;
-    let (minute, level) = rest.split_first_chunk::<8>()?;
-    let [level] = level else { return None };
-    Some((
-        (u64::from_be_bytes(*minute) ^ (1 << 63)) as i64,
-        Level::from_index(*level)?,
-    ))
+/// Reads the minute start from a `minute` key, given its service prefix.
+pub fn parse_minute(key: &[u8], service_prefix: &[u8]) -> Option<i64> {
+    let minute: [u8; 8] = key.strip_prefix(service_prefix)?.try_into().ok()?;
+    Some((u64::from_be_bytes(minute) ^ (1 << 63)) as i64)
 }
 
 /// Key of a source's checkpoint.
@@ -102,19 +94,31 @@ pub fn decode_counter(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
+/// Per-level counts' stored form.
+pub fn encode_levels(counts: &LevelCounts) -> Vec<u8> {
+    postcard::to_stdvec(counts).expect("counts always encode")
+}
+
+/// Per-level counts from their stored form; `None` if they do not decode.
+pub fn decode_levels(bytes: &[u8]) -> Option<LevelCounts> {
+    postcard::from_bytes(bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn keys_round_trip_and_minutes_sort_in_time_order() {
-        let key = component("pay ments", "api", Level::Warn);
-        assert_eq!(parse_component(&key), Some(("pay ments", "api", Level::Warn)));
+        let key = component("pay ments", "api");
+        assert_eq!(parse_component(&key), Some(("pay ments", "api")));
         let prefix = minute_service_prefix("orders");
-        let early = minute("orders", -60_000, Level::Fatal);
-        let late = minute("orders", 1_735_668_120_000, Level::Trace);
+        let early = minute("orders", -60_000);
+        let late = minute("orders", 1_735_668_120_000);
         assert!(early < late);
-        assert_eq!(parse_minute(&early, &prefix), Some((-60_000, Level::Fatal)));
-        assert_eq!(parse_minute(&late, &prefix), Some((1_735_668_120_000, Level::Trace)));
+        assert_eq!(parse_minute(&early, &prefix), Some(-60_000));
+        assert_eq!(parse_minute(&late, &prefix), Some(1_735_668_120_000));
+        let counts = [0, 1, 300, 0, u64::MAX, 7, 0];
+        assert_eq!(decode_levels(&encode_levels(&counts)), Some(counts));
     }
 }

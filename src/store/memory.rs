@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Commit, Entry, Store, StoreError, encode_checkpoint, keys};
+use super::{Commit, Entry, Store, StoreError};
 
 /// Keys and values in a sorted map; nothing survives the process.
 #[derive(Default)]
@@ -14,17 +14,10 @@ pub struct MemoryStore {
 impl Store for MemoryStore {
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let mut entries = self.entries.lock().expect("store lock poisoned");
-        for (key, amount) in &commit.increments {
-            let current = entries
-                .get(key)
-                .and_then(|bytes| keys::decode_counter(bytes))
-                .unwrap_or(0);
-            entries.insert(key.clone(), keys::encode_counter(current + amount).to_vec());
-        }
-        for (source, checkpoint) in &commit.checkpoints {
-            match checkpoint {
-                Some(checkpoint) => entries.insert(keys::checkpoint(source), encode_checkpoint(checkpoint)),
-                None => entries.remove(&keys::checkpoint(source)),
+        for (key, value) in commit.writes(|key| Ok(entries.get(key).cloned()))? {
+            match value {
+                Some(value) => entries.insert(key, value),
+                None => entries.remove(&key),
             };
         }
         Ok(())

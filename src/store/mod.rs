@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
-use crate::model::{Delta, Level};
+use crate::model::{Delta, LevelCounts};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -134,8 +134,10 @@ pub const FILE_SOURCE_PREFIX: &str = "file:";
 /// What one commit writes, all or nothing.
 #[derive(Debug, Default)]
 pub struct Commit {
-    /// Amounts to add to counters, by key.
-    pub increments: BTreeMap<Vec<u8>, u64>,
+    /// Invalid lines to add.
+    pub invalid: u64,
+    /// Per-level counts to add, by `c/` or `m/` key.
+    pub increments: BTreeMap<Vec<u8>, LevelCounts>,
     /// New checkpoints by source; `None` removes the source's checkpoint.
     pub checkpoints: BTreeMap<String, Option<Checkpoint>>,
 }
@@ -144,25 +146,16 @@ impl Commit {
     /// The counter increments of `delta`, and the checkpoints that go with it.
     pub fn new(delta: &Delta, checkpoints: BTreeMap<String, Option<Checkpoint>>) -> Commit {
         let mut increments = BTreeMap::new();
-        let mut add = |key: Vec<u8>, amount: u64| {
-            if amount > 0 {
-                *increments.entry(key).or_insert(0) += amount;
-            }
-        };
-        add(keys::INVALID.to_vec(), delta.invalid);
         for (service, counts) in &delta.services {
             for (component, by_level) in &counts.components {
-                for level in Level::ALL {
-                    add(keys::component(service, component, level), by_level[level.index()]);
-                }
+                increments.insert(keys::component(service, component), *by_level);
             }
             for (minute, by_level) in &counts.minutes {
-                for level in Level::ALL {
-                    add(keys::minute(service, *minute, level), by_level[level.index()]);
-                }
+                increments.insert(keys::minute(service, *minute), *by_level);
             }
         }
         Commit {
+            invalid: delta.invalid,
             increments,
             checkpoints,
         }
@@ -170,7 +163,37 @@ impl Commit {
 
     /// True when the commit writes nothing.
     pub fn is_empty(&self) -> bool {
-        self.increments.is_empty() && self.checkpoints.is_empty()
+        self.invalid == 0 && self.increments.is_empty() && self.checkpoints.is_empty()
+    }
+
+    /// Every (key, new value) the commit writes, given `current` values:
+    /// counters summed, checkpoints set (`None`: removed).
+    fn writes(
+        &self,
+        current: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>,
+    ) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, StoreError> {
+        let mut writes = Vec::with_capacity(self.increments.len() + self.checkpoints.len() + 1);
+        if self.invalid > 0 {
+            let invalid = stored_counter(keys::INVALID, current(keys::INVALID)?)?;
+            writes.push((
+                keys::INVALID.to_vec(),
+                Some(keys::encode_counter(invalid + self.invalid).to_vec()),
+            ));
+        }
+        for (key, added) in &self.increments {
+            let mut counts = match current(key)? {
+                None => LevelCounts::default(),
+                Some(bytes) => keys::decode_levels(&bytes).ok_or_else(|| StoreError::corrupt(key))?,
+            };
+            for (count, added) in counts.iter_mut().zip(added) {
+                *count += added;
+            }
+            writes.push((key.clone(), Some(keys::encode_levels(&counts))));
+        }
+        for (source, checkpoint) in &self.checkpoints {
+            writes.push((keys::checkpoint(source), checkpoint.as_ref().map(encode_checkpoint)));
+        }
+        Ok(writes)
     }
 }
 
@@ -199,10 +222,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// The counter under `key` (0 when absent).
     fn counter(&self, key: &[u8]) -> Result<u64, StoreError> {
-        match self.get(key)? {
-            None => Ok(0),
-            Some(bytes) => keys::decode_counter(&bytes).ok_or_else(|| StoreError::corrupt(key)),
-        }
+        stored_counter(key, self.get(key)?)
+    }
+}
+
+/// The counter stored under `key` as `bytes` (0 when absent).
+fn stored_counter(key: &[u8], bytes: Option<Vec<u8>>) -> Result<u64, StoreError> {
+    match bytes {
+        None => Ok(0),
+        Some(bytes) => keys::decode_counter(&bytes).ok_or_else(|| StoreError::corrupt(key)),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Commit, Entry, Store, StoreError, encode_checkpoint, keys};
+use super::{Commit, Entry, Store, StoreError, keys};
 
 /// Counters and checkpoints in a sled database on disk.
 pub struct SledStore {
@@ -11,11 +11,11 @@ pub struct SledStore {
 }
 
 impl SledStore {
-    /// Opens (or creates) the database in `dir`.
-    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+    /// Opens (or creates) the database in `dir`, caching up to `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(64 << 20)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(|source| {
                 let path = dir.display().to_string();
@@ -124,14 +124,10 @@ impl Store for SledStore {
         let mut batch = sled::Batch::default();
         // The aggregator is the only writer, so reading the current values
         // here cannot race with another increment.
-        for (key, amount) in &commit.increments {
-            let current = self.counter(key)?;
-            batch.insert(key.as_slice(), &keys::encode_counter(current + amount)[..]);
-        }
-        for (source, checkpoint) in &commit.checkpoints {
-            match checkpoint {
-                Some(checkpoint) => batch.insert(keys::checkpoint(source), encode_checkpoint(checkpoint)),
-                None => batch.remove(keys::checkpoint(source)),
+        for (key, value) in commit.writes(|key| self.get(key))? {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
             }
         }
         self.db.apply_batch(batch)?;
