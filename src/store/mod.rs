@@ -171,7 +171,7 @@ impl Commit {
     fn writes(
         &self,
         current: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>,
-    ) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, StoreError> {
+    ) -> Result<Vec<Write>, StoreError> {
         let mut writes = Vec::with_capacity(self.increments.len() + self.checkpoints.len() + 1);
         if self.invalid > 0 {
             let invalid = stored_counter(keys::INVALID, current(keys::INVALID)?)?;
@@ -196,6 +196,9 @@ impl Commit {
         Ok(writes)
     }
 }
+
+/// A key and its new value (`None`: removed).
+type Write = (Vec<u8>, Option<Vec<u8>>);
 
 /// A stored (key, value) pair.
 pub type Entry = (Vec<u8>, Vec<u8>);
