@@ -154,8 +154,8 @@ pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<
 /// `GET /sources`: how far each file has been counted.
 #[derive(Debug, Serialize)]
 pub struct SourceProgress {
-    /// The path the file was first read under (it keeps its checkpoint when
-    /// renamed, as by rotation).
+    /// Where the file was when its checkpoint was last committed (a file
+    /// keeps its checkpoint when renamed, as by rotation).
     pub source: String,
     /// The file's identity: `file:{device}:{inode}`.
     pub file: String,

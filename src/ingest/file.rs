@@ -104,6 +104,9 @@ pub struct FileReader {
     /// A compressed file's size when it was last read to a clean end (or
     /// found damaged): unchanged, there is nothing to decompress again.
     compressed_done_at: Option<u64>,
+    /// Renamed since its last checkpoint: the next one records the new path
+    /// even if no line comes with it.
+    renamed: bool,
 }
 
 /// What the bytes after a file's last newline are.
@@ -142,6 +145,7 @@ impl FileReader {
             size_seen: 0,
             head: None,
             compressed_done_at: None,
+            renamed: false,
         }
     }
 
@@ -149,8 +153,8 @@ impl FileReader {
     pub fn resume(&mut self, checkpoint: Checkpoint) {
         self.offset = checkpoint.offset;
         self.head = Some(checkpoint.head);
-        self.compressed = is_compressed(Path::new(&checkpoint.path));
-        self.first_path = checkpoint.path;
+        self.compressed = is_compressed(Path::new(&checkpoint.first_path));
+        self.first_path = checkpoint.first_path;
     }
 
     /// Sends every complete line from `offset` to the end of the file;
@@ -183,9 +187,11 @@ impl FileReader {
         let chunk = (len - self.offset).clamp(MIN_READ_CHUNK as u64, READ_CHUNK as u64) as usize;
         let mut input = &file;
         input.seek(SeekFrom::Start(self.offset))?;
-        Ok(self
-            .read_lines(&file, &mut input, chunk, batches, limits, last_line, cancel)?
-            .0)
+        let (sent, _) = self.read_lines(&file, &mut input, chunk, batches, limits, last_line, cancel)?;
+        if self.renamed && self.offset > 0 {
+            self.send(&file, &mut BatchBuilder::default(), self.offset, batches)?;
+        }
+        Ok(sent)
     }
 
     /// Opens the file this reader follows: at `path`, or, if that now names
@@ -212,6 +218,7 @@ impl FileReader {
                 if FileKey::of(&metadata) == self.key && metadata.is_file() {
                     info!(path = %self.path.display(), renamed = %entry.path().display(), "File was renamed; following it.");
                     self.path = entry.path();
+                    self.renamed = true;
                     return Ok((file, metadata.len()));
                 }
             }
@@ -389,8 +396,10 @@ impl FileReader {
         let checkpoint = Checkpoint {
             offset: end_offset,
             head,
-            path: self.first_path.clone(),
+            path: self.path.to_string_lossy().into_owned(),
+            first_path: self.first_path.clone(),
         };
+        self.renamed = false;
         let batch = builder.take(&self.source, seq, Progress::Advance(checkpoint), &self.parser);
         let lines = batch.lines as u64 + batch.rejected;
         batches.send_blocking(batch).map_err(|_| ReadError::Closed)?;

@@ -102,7 +102,7 @@ pub async fn watch_dir(mut ctx: WatchContext) -> anyhow::Result<()> {
     };
     for (key, checkpoint) in stored {
         let tracked = files.tracked.entry(key).or_default();
-        tracked.first_path = Some(checkpoint.path);
+        tracked.first_path = Some(checkpoint.first_path);
     }
     let ctx = files.ctx.clone();
     let mut rescan = tokio::time::interval(ctx.poll_interval);

@@ -79,9 +79,11 @@ pub struct Checkpoint {
     pub offset: u64,
     /// The file's first bytes, since an inode can be reused by another file.
     pub head: Fingerprint,
-    /// The path the file was first read under: it picks the file's route,
-    /// and names the file in `/sources`.
+    /// Where the file was when this checkpoint was taken.
     pub path: String,
+    /// The path the file was first read under: it picks the file's parser
+    /// (and whether it is compressed) whatever it is renamed to.
+    pub first_path: String,
 }
 
 /// A hash of a file's first bytes (at most 1 KiB).
@@ -168,10 +170,7 @@ impl Commit {
 
     /// Every (key, new value) the commit writes, given `current` values:
     /// counters summed, checkpoints set (`None`: removed).
-    fn writes(
-        &self,
-        current: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>,
-    ) -> Result<Vec<Write>, StoreError> {
+    fn writes(&self, current: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>) -> Result<Vec<Write>, StoreError> {
         let mut writes = Vec::with_capacity(self.increments.len() + self.checkpoints.len() + 1);
         if self.invalid > 0 {
             let invalid = stored_counter(keys::INVALID, current(keys::INVALID)?)?;
