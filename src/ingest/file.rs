@@ -123,7 +123,7 @@ pub enum LastLine {
 /// Why reading stopped before the end of the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
     #[error("the pipeline is shutting down")]
     Closed,
@@ -175,7 +175,7 @@ impl FileReader {
             self.restart();
         }
         if self.compressed {
-            return self.read_compressed(file, len, batches, limits, cancel);
+            return self.read_compressed(file, len, batches, limits, last_line, cancel);
         }
         if len < self.offset {
             warn!(path = %self.path.display(), offset = self.offset, len, "File shrank below its checkpoint; reading it again from the start.");
@@ -234,13 +234,16 @@ impl FileReader {
     }
 
     /// Reads a gzip file (one or more members) decompressed, from `offset`.
-    /// A file still being written ends early: its last partial line waits.
+    /// A file still being written ends early: its last partial line waits,
+    /// unless `last_line` says the file is complete (then it is truncated:
+    /// an error, after every whole line is sent).
     fn read_compressed(
         &mut self,
         file: File,
         len: u64,
         batches: &async_channel::Sender<Batch>,
         limits: ReadLimits,
+        last_line: LastLine,
         cancel: &CancellationToken,
     ) -> Result<u64, ReadError> {
         if self.compressed_done_at == Some(len) {
@@ -259,7 +262,7 @@ impl FileReader {
         if skipped < self.offset {
             warn!(path = %self.path.display(), offset = self.offset, "Compressed file is shorter than its checkpoint; reading it again from the start.");
             self.restart();
-            return self.read_compressed(file, len, batches, limits, cancel);
+            return self.read_compressed(file, len, batches, limits, last_line, cancel);
         }
         match self.read_lines(
             &file,
@@ -270,6 +273,13 @@ impl FileReader {
             LastLine::Complete,
             cancel,
         ) {
+            Ok((_, false)) if last_line == LastLine::Complete => Err(self.damaged(
+                len,
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file ends in the middle of the gzip data",
+                ),
+            )),
             Ok((sent, whole)) => {
                 if whole {
                     self.compressed_done_at = Some(len);

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::file::{FileReader, LastLine, ReadError, ReadLimits, is_compressed};
+use super::file::{FileReader, LastLine, ReadError, ReadLimits};
 use crate::pipeline::{Batch, Counted, Parser, Router};
 use crate::store::{FileKey, Store, file_checkpoints};
 
@@ -177,16 +177,9 @@ impl Files {
         Some(key)
     }
 
-    /// The parser for a file, by its name; a compressed file also by its
-    /// name without `.gz`, so `app.log.gz` goes where `app.log` would.
+    /// The parser for a file, by its name.
     fn route(&self, path: &Path) -> Option<Parser> {
-        let name = path.file_name()?.to_str()?;
-        let router = &self.ctx.router;
-        let parser = router.parser_for(name).or_else(|| match is_compressed(path) {
-            true => router.parser_for(name.strip_suffix(".gz")?),
-            false => None,
-        });
-        parser.cloned()
+        self.ctx.router.parser_for(path.file_name()?.to_str()?).cloned()
     }
 
     /// Starts readers for files without one, and forgets the checkpoints of

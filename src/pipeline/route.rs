@@ -103,11 +103,16 @@ impl Router {
         }
     }
 
-    /// The parser for a file, by its name; `None` when no route matches.
+    /// The parser for a file, by its name; a compressed file also by its
+    /// name without `.gz`, so `app.log.gz` goes where `app.log` would.
+    /// `None` when no route matches.
     pub fn parser_for(&self, file_name: &str) -> Option<&Parser> {
-        self.routes
-            .iter()
-            .find(|(glob, _)| glob.is_match(file_name))
-            .map(|(_, parser)| parser)
+        let by_name = |name: &str| {
+            self.routes
+                .iter()
+                .find(|(glob, _)| glob.is_match(name))
+                .map(|(_, parser)| parser)
+        };
+        by_name(file_name).or_else(|| by_name(file_name.strip_suffix(".gz")?))
     }
 }

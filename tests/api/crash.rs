@@ -1,5 +1,6 @@
-//! Crashes: the real binary SIGKILLed at random moments while files grow,
-//! restarted each time; at the end every line is counted exactly once.
+//! Crashes: the real binary SIGKILLed at random moments while files grow
+//! and rotate, restarted each time; at the end every line is counted exactly
+//! once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,9 +9,10 @@ use std::time::Duration;
 use crate::helpers::{App, Dirs, append};
 use crate::truth::{Rng, Truth, json_lines, text_lines};
 
-/// Kills in one run. `LOGPROC_CRASH_KILLS` raises it for a longer soak.
+/// Kills in one run. `CRASH_TEST_KILLS` raises it for a longer soak (not
+/// `LOGPROC_...`: the service would take that for a setting and refuse it).
 fn kills() -> usize {
-    std::env::var("LOGPROC_CRASH_KILLS")
+    std::env::var("CRASH_TEST_KILLS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(20)
@@ -21,17 +23,22 @@ fn every_line_is_counted_once_across_sigkills() {
     let dirs = Dirs::new();
     let files = [dirs.watched("a.jsonl"), dirs.watched("b.log"), dirs.watched("c.jsonl")];
     let stop = Arc::new(AtomicBool::new(false));
-    // Small batches and fast commits put many commits in each life.
+    // Small batches and fast commits put many commits in each life. Routes
+    // match the rotated names too (a.jsonl.3, b.log.7): a file rotated while
+    // the service is down is then still found.
     let config = dirs.root.path().join("crash.yaml");
     std::fs::write(
         &config,
-        "pipeline:\n  batch_lines: 50\nstorage:\n  commit_interval_ms: 10\n",
+        "pipeline:\n  batch_lines: 50\nstorage:\n  commit_interval_ms: 10\nroutes:\n  \
+         - {glob: \"a.jsonl*\", parser: json}\n  - {glob: \"b.log*\", parser: regex}\n  \
+         - {glob: \"c.jsonl\", parser: json}\n",
     )
     .unwrap();
     let config = config.to_str().unwrap().to_owned();
 
     // The writer appends to every file until told to stop, splitting some
-    // lines across two writes, and tallies what it wrote.
+    // lines across two writes, rotates a.jsonl and b.log now and then (by
+    // rename, as logrotate does), and tallies what it wrote.
     let writer = {
         let (files, stop) = (files.clone(), stop.clone());
         std::thread::spawn(move || {
@@ -52,6 +59,11 @@ fn every_line_is_counted_once_across_sigkills() {
                     append(file, &chunk[..split]);
                     append(file, &chunk[split..]);
                 }
+                if rng.below(8) == 0 {
+                    let file = &files[rng.below(2)];
+                    let rotated = format!("{}.{seed}", file.display());
+                    std::fs::rename(file, rotated).unwrap();
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
             truth
@@ -69,7 +81,12 @@ fn every_line_is_counted_once_across_sigkills() {
     let truth = writer.join().unwrap();
 
     let app = App::spawn(&dirs, &["--config", &config]);
-    for file in &files {
+    let written: Vec<_> = std::fs::read_dir(dirs.watch())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert!(written.len() > files.len(), "files were rotated");
+    for file in &written {
         app.wait_until_read(file);
     }
     assert_eq!(app.stats(), truth.stats());

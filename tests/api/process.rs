@@ -220,3 +220,30 @@ fn bad_routes_are_refused_at_start() {
         assert!(stderr.contains(message), "expected `{message}` in: {stderr}");
     }
 }
+
+#[test]
+fn gzip_files_are_read_decompressed_and_a_cut_one_is_an_error() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut truth = Truth::default();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(json_lines(2_000, 13, &mut truth).as_bytes()).unwrap();
+    let compressed = encoder.finish().unwrap();
+    // Routed as a.jsonl would be.
+    let file = dir.path().join("a.jsonl.gz");
+    std::fs::write(&file, &compressed).unwrap();
+    assert_eq!(
+        stats_of(&process(&["--format", "json", file.to_str().unwrap()])),
+        truth.stats()
+    );
+
+    let cut = dir.path().join("cut.jsonl.gz");
+    std::fs::write(&cut, &compressed[..compressed.len() / 2]).unwrap();
+    let output = process(&[cut.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cut.jsonl.gz") && stderr.contains("ends in the middle of the gzip data"),
+        "{stderr}"
+    );
+}
