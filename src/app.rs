@@ -19,44 +19,15 @@ use crate::ingest::watch::{WatchContext, watch_dir};
 use crate::ingest::websocket::follow_websocket;
 use crate::pipeline::route::AUTO;
 use crate::pipeline::{Parser, Pipeline, Plugins, Router};
-use crate::plugin::{PluginEngine, builtin_plugins};
+use crate::plugin::{PluginEngine, catalog};
 use crate::stats::{self, Stats};
 use crate::store::{FileKey, MemoryStore, SledStore, Store};
 
-/// Compiles the built-in plugins, in parallel and off the async threads
-/// (Cranelift takes about a second per plugin).
+/// Compiles the built-in plugins and those in `plugins.dir`, in parallel and
+/// off the async threads (Cranelift takes up to a second per plugin).
 pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Plugins> {
-    let limits = settings.plugin_limits();
-    let plugins = tokio::task::spawn_blocking(move || {
-        let engine = PluginEngine::new(limits)?;
-        std::thread::scope(|scope| {
-            let compiling: Vec<_> = builtin_plugins()
-                .into_iter()
-                .map(|(name, bytes)| {
-                    let engine = &engine;
-                    let compile = move || {
-                        let started = std::time::Instant::now();
-                        let plugin = engine.compile(name, bytes);
-                        tracing::debug!(
-                            plugin = name,
-                            ms = started.elapsed().as_millis() as u64,
-                            "Compiled plugin."
-                        );
-                        plugin
-                    };
-                    (name, scope.spawn(compile))
-                })
-                .collect();
-            compiling
-                .into_iter()
-                .map(|(name, handle)| {
-                    let plugin = handle.join().expect("plugin compilation panicked")?;
-                    Ok((name.to_owned(), Arc::new(plugin)))
-                })
-                .collect::<anyhow::Result<HashMap<_, _>>>()
-        })
-    })
-    .await?;
+    let (limits, dir) = (settings.plugin_limits(), settings.plugins.dir.clone());
+    let plugins = tokio::task::spawn_blocking(move || catalog::load(&PluginEngine::new(limits)?, &dir)).await?;
     release_free_memory();
     plugins
 }
@@ -126,6 +97,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         store,
         batches: pipeline.batches.clone(),
         ingest_parsers: Arc::new(ingest_parsers),
+        plugins: Arc::new(plugins.clone()),
         ingest_limits: IngestLimits {
             max_body_bytes: settings.ingest.max_body_bytes,
             batch_lines: settings.pipeline.batch_lines,

@@ -27,6 +27,36 @@ pub enum Command {
     Process(ProcessArgs),
     /// Write synthetic logs to a file, with their true counts as JSON.
     Gen(GenArgs),
+    /// Work with parser plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Check a plugin file against the contract (wit/parser.wit) and show how
+    /// it parses sample lines. Exits 1 if the contract is broken.
+    Check(PluginCheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PluginCheckArgs {
+    /// The plugin: a WebAssembly component (.wasm).
+    #[arg(value_name = "FILE.wasm")]
+    pub file: PathBuf,
+    /// Lines to parse with it, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub sample: Option<PathBuf>,
+    /// A setting passed to the plugin's configure, as a route's `settings` would (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    pub settings: Vec<(String, String)>,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+    Ok((key.to_owned(), value.to_owned()))
 }
 
 #[derive(Debug, clap::Args)]

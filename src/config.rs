@@ -81,6 +81,8 @@ pub struct PipelineSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginSettings {
+    /// Directory of plugin files (`NAME.wasm`), loaded at start.
+    pub dir: PathBuf,
     /// Linear memory cap per plugin instance, in MiB.
     pub memory_limit_mib: usize,
     /// Longest one plugin call may run.

@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use logproc::app;
-use logproc::cli::{Cli, Command, Format};
+use logproc::cli::{Cli, Command, Format, PluginCommand};
 use logproc::config::{Overrides, Settings};
 
 fn main() -> ExitCode {
@@ -78,6 +78,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bytes as f64 / 1e6 / seconds.max(1e-9),
                 options.out.display()
             );
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Check(args)) => {
+            init_logging("warn");
+            let settings = Settings::load(None, &Overrides::default())?;
+            let engine = logproc::plugin::PluginEngine::new(settings.plugin_limits())?;
+            let sample = match &args.sample {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", path.display()))?,
+                ),
+                None => None,
+            };
+            let sample = args.sample.as_deref().zip(sample.as_deref());
+            let report = logproc::plugin::check::check(&engine, &args.file, &args.settings, sample)?;
+            print!("{report}");
             Ok(())
         }
         Command::Process(args) => {

@@ -1,8 +1,9 @@
-//! The HTTP API: statistics, ingest, the mock generator, health.
+//! The HTTP API: statistics, ingest, plugins, the mock generator, health.
 
 mod error;
 mod generator;
 mod ingest;
+mod plugins;
 mod stats;
 
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use tokio_util::task::TaskTracker;
 
 pub use error::ApiError;
 
-use crate::pipeline::{Batch, Parser};
+use crate::pipeline::{Batch, Parser, Plugins};
 use crate::store::Store;
 
 /// Shared state of every handler.
@@ -27,6 +28,8 @@ pub struct AppState {
     pub batches: async_channel::Sender<Batch>,
     /// Parsers `POST /ingest?parser=` may name.
     pub ingest_parsers: Arc<HashMap<String, Parser>>,
+    /// Every loaded plugin, for `GET /plugins`.
+    pub plugins: Arc<Plugins>,
     pub ingest_limits: IngestLimits,
     /// Cancelled on shutdown: generator streams send their close frames.
     pub shutdown: CancellationToken,
@@ -49,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/stats", get(stats::get_stats))
         .route("/stats/{service}", get(stats::get_service))
         .route("/sources", get(stats::get_sources))
+        .route("/plugins", get(plugins::list_plugins))
         .route("/ingest", post(ingest::ingest).layer(DefaultBodyLimit::max(max_body)))
         .route("/ws/logs", get(generator::ws_logs))
         .fallback(stats::not_found)

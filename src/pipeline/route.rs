@@ -1,7 +1,6 @@
 //! Which parser reads which input: routes from the settings, resolved to
 //! compiled plugins and checked once at start.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -36,8 +35,7 @@ pub const AUTO: &str = "auto";
 
 static NEXT_SPEC_ID: AtomicUsize = AtomicUsize::new(0);
 
-/// The compiled plugins by name.
-pub type Plugins = HashMap<String, Arc<CompiledPlugin>>;
+pub use crate::plugin::catalog::Plugins;
 
 impl Parser {
     /// Resolves `name` (a plugin or `auto`) with `settings`, and checks that

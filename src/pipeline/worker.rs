@@ -9,7 +9,7 @@ use super::Done;
 use super::batch::Batch;
 use super::route::{Parser, ParserSpec};
 use crate::model::{Delta, Level, UNKNOWN_NAME};
-use crate::plugin::{Entry, Outcome, PluginInstance, WitLevel};
+use crate::plugin::{Entry, Outcome, PluginInstance};
 
 /// An instance is replaced after this many batches: a Store frees nothing,
 /// so a plugin that leaks would otherwise grow until its memory cap.
@@ -133,7 +133,7 @@ fn record(delta: &mut Delta, outcome: Outcome, now_ms: i64) {
         }) => {
             let service = name_or_unknown(service.as_deref());
             let component = name_or_unknown(component.as_deref());
-            delta.record(&service, &component, level_of(level), timestamp_ms.unwrap_or(now_ms));
+            delta.record(&service, &component, Level::from(level), timestamp_ms.unwrap_or(now_ms));
         }
         Outcome::Skipped => {}
         Outcome::Invalid(reason) => {
@@ -150,17 +150,5 @@ fn name_or_unknown(name: Option<&str>) -> std::borrow::Cow<'_, str> {
         None | Some("") => UNKNOWN_NAME.into(),
         Some(name) if name.contains('\0') => name.replace('\0', "\u{FFFD}").into(),
         Some(name) => name.into(),
-    }
-}
-
-fn level_of(level: WitLevel) -> Level {
-    match level {
-        WitLevel::Trace => Level::Trace,
-        WitLevel::Debug => Level::Debug,
-        WitLevel::Info => Level::Info,
-        WitLevel::Warn => Level::Warn,
-        WitLevel::Error => Level::Error,
-        WitLevel::Fatal => Level::Fatal,
-        WitLevel::Unknown => Level::Unknown,
     }
 }

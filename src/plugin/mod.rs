@@ -4,6 +4,8 @@
 #![deny(missing_docs)]
 
 mod builtin;
+pub mod catalog;
+pub mod check;
 mod sandbox;
 
 use std::sync::Arc;
@@ -12,7 +14,6 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
-pub use builtin::builtin_plugins;
 use sandbox::HostState;
 
 #[allow(missing_docs)]
@@ -24,6 +25,21 @@ mod bindings {
 }
 
 pub use bindings::logproc::plugin::types::{Entry, Level as WitLevel, Outcome};
+
+impl From<WitLevel> for crate::model::Level {
+    fn from(level: WitLevel) -> Self {
+        use crate::model::Level;
+        match level {
+            WitLevel::Trace => Level::Trace,
+            WitLevel::Debug => Level::Debug,
+            WitLevel::Info => Level::Info,
+            WitLevel::Warn => Level::Warn,
+            WitLevel::Error => Level::Error,
+            WitLevel::Fatal => Level::Fatal,
+            WitLevel::Unknown => Level::Unknown,
+        }
+    }
+}
 
 /// A plugin failure.
 #[derive(Debug, thiserror::Error)]
@@ -107,17 +123,42 @@ impl PluginEngine {
 
     /// Compiles `bytes` and checks them against the contract: the component
     /// must link, export `parser`, and describe itself.
-    pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<CompiledPlugin, PluginError> {
+    pub fn compile(&self, name: &str, bytes: &[u8], source: PluginSource) -> Result<CompiledPlugin, PluginError> {
         let invalid = |reason: wasmtime::Error| PluginError::Invalid {
             name: name.to_owned(),
             reason: reason.into(),
         };
-        let component = Component::new(&self.engine, bytes).map_err(invalid)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
-        let pre = bindings::LogParserPre::new(pre).map_err(invalid)?;
+        // wasmtime's message for these dumps header bytes; say what they mean.
+        match bytes.get(..8) {
+            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
+                return Err(invalid(wasmtime::Error::msg(
+                    "a core WebAssembly module, not a component: build the plugin for the wasm32-wasip2 target, \
+                     which makes components (wasm32-wasip1 and wasm32-unknown-unknown make core modules)",
+                )));
+            }
+            Some([0, b'a', b's', b'm', ..]) => {}
+            _ => {
+                return Err(invalid(wasmtime::Error::msg(
+                    "not a WebAssembly file (it does not start with \\0asm)",
+                )));
+            }
+        }
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|reason| invalid(reason.context("not a valid WebAssembly component")))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|reason| {
+            invalid(reason.context("it imports something logproc does not provide (a plugin may import WASI only)"))
+        })?;
+        let pre = bindings::LogParserPre::new(pre).map_err(|reason| {
+            invalid(reason.context(
+                "it does not implement the world `log-parser` of wit/parser.wit (export logproc:plugin/parser@0.1.0)",
+            ))
+        })?;
         let mut plugin = CompiledPlugin {
             name: name.to_owned(),
             version: String::new(),
+            source,
+            sha256: sha256_hex(bytes),
+            loaded_at_ms: crate::time::now_ms(),
             engine: self.clone(),
             pre,
         };
@@ -132,10 +173,28 @@ impl PluginEngine {
     }
 }
 
+/// Where a plugin came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// Built into the binary.
+    Builtin,
+    /// A file in the plugin directory.
+    File(std::path::PathBuf),
+}
+
+/// The SHA-256 of `bytes`, in hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A plugin compiled once, shared by every worker.
 pub struct CompiledPlugin {
     name: String,
     version: String,
+    source: PluginSource,
+    sha256: String,
+    loaded_at_ms: i64,
     engine: PluginEngine,
     pre: bindings::LogParserPre<HostState>,
 }
@@ -158,6 +217,21 @@ impl CompiledPlugin {
     /// The version the plugin reports.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// Where the plugin came from.
+    pub fn source(&self) -> &PluginSource {
+        &self.source
+    }
+
+    /// SHA-256 of the component's bytes, in hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// When it was compiled, epoch milliseconds.
+    pub fn loaded_at_ms(&self) -> i64 {
+        self.loaded_at_ms
     }
 
     /// A new instance configured with `settings`.

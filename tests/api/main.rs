@@ -9,6 +9,7 @@ mod files;
 mod generator;
 mod helpers;
 mod ingest;
+mod plugins;
 mod process;
 mod service;
 mod stats_api;

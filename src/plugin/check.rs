@@ -1,0 +1,103 @@
+//! `logproc plugin check`: a plugin file against the contract, and how it
+//! parses sample lines, shown the way the plugin returned them.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use super::{Entry, Outcome, PluginEngine};
+use crate::model::Level;
+
+/// Lines per call, as the service batches them.
+const BATCH_LINES: usize = 1024;
+
+/// Checks the component in `path` with `settings` and, given `sample`
+/// (a file's text), parses its lines. Returns the report; a broken contract
+/// is an error that says what is wrong.
+pub fn check(
+    engine: &PluginEngine,
+    path: &Path,
+    settings: &[(String, String)],
+    sample: Option<(&Path, &str)>,
+) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path.file_stem().map_or("plugin".into(), |stem| stem.to_string_lossy());
+    let started = Instant::now();
+    let plugin = engine.compile(&name, &bytes, super::PluginSource::File(path.to_path_buf()))?;
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "plugin    {} ({} bytes, compiled and described in {} ms)\nversion   {}\ncontract  ok: implements the world `log-parser` of wit/parser.wit",
+        path.display(),
+        bytes.len(),
+        started.elapsed().as_millis(),
+        plugin.version(),
+    );
+    let mut instance = plugin.instantiate(settings)?;
+    let settings_text: Vec<String> = settings.iter().map(|(key, value)| format!("{key}={value}")).collect();
+    let _ = writeln!(report, "settings  accepted: {}", none_or(&settings_text.join(" ")));
+    let Some((sample_path, text)) = sample else {
+        return Ok(report);
+    };
+    let lines: Vec<&str> = text
+        .strip_suffix('\n')
+        .unwrap_or(text)
+        .split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .collect();
+    let mut outcomes = Vec::with_capacity(lines.len());
+    for batch in lines.chunks(BATCH_LINES) {
+        let returned = instance.parse_batch(&batch.join("\n")).context("parse-batch failed")?;
+        anyhow::ensure!(
+            returned.len() == batch.len(),
+            "parse-batch returned {} outcomes for {} lines; the contract is exactly one outcome per line, in order",
+            returned.len(),
+            batch.len()
+        );
+        outcomes.extend(returned);
+    }
+    let count = |wanted: fn(&Outcome) -> bool| outcomes.iter().filter(|outcome| wanted(outcome)).count();
+    let _ = writeln!(
+        report,
+        "sample    {}: {} lines: {} parsed, {} invalid, {} skipped\n",
+        sample_path.display(),
+        lines.len(),
+        count(|outcome| matches!(outcome, Outcome::Parsed(_))),
+        count(|outcome| matches!(outcome, Outcome::Invalid(_))),
+        count(|outcome| matches!(outcome, Outcome::Skipped)),
+    );
+    for (number, outcome) in outcomes.iter().enumerate() {
+        let _ = writeln!(report, "{:>6}  {}", number + 1, describe(outcome));
+    }
+    Ok(report)
+}
+
+fn none_or(text: &str) -> &str {
+    if text.is_empty() { "none" } else { text }
+}
+
+/// One outcome as a line of the report.
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Skipped => "skipped".into(),
+        Outcome::Invalid(reason) => format!("invalid  {reason}"),
+        Outcome::Parsed(entry) => format!("parsed   {}", fields(entry)),
+    }
+}
+
+fn fields(entry: &Entry) -> String {
+    let mut text = format!("level={}", Level::from(entry.level).name());
+    let mut field = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            let _ = write!(text, " {key}={value}");
+        }
+    };
+    field("time", entry.timestamp_ms.map(crate::time::rfc3339_millis));
+    field("service", entry.service.clone());
+    field("component", entry.component.clone());
+    field("trace_id", entry.trace_id.clone());
+    field("message", entry.message.as_ref().map(|message| format!("{message:?}")));
+    text
+}
