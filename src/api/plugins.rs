@@ -5,7 +5,19 @@ use axum::extract::State;
 use serde::Serialize;
 
 use super::AppState;
-use crate::plugin::PluginSource;
+use crate::plugin::{PluginCounters, PluginSource};
+
+fn counters(counters: &PluginCounters) -> CountersDoc {
+    let read = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+    CountersDoc {
+        batches: read(&counters.batches),
+        lines_parsed: read(&counters.lines_parsed),
+        lines_invalid: read(&counters.lines_invalid),
+        traps: read(&counters.traps),
+        timeouts: read(&counters.timeouts),
+        wrong_outcome_counts: read(&counters.wrong_outcome_counts),
+    }
+}
 
 /// One loaded plugin.
 #[derive(Debug, Serialize)]
@@ -21,6 +33,24 @@ pub struct PluginDoc {
     pub path: Option<String>,
     /// When it was loaded, RFC 3339 UTC.
     pub loaded_at: String,
+    /// True while its recent batches all fail.
+    pub degraded: bool,
+    pub counters: CountersDoc,
+}
+
+/// What the plugin has done since it was loaded.
+#[derive(Debug, Serialize)]
+pub struct CountersDoc {
+    pub batches: u64,
+    pub lines_parsed: u64,
+    /// Lines it called invalid, or failed on.
+    pub lines_invalid: u64,
+    /// Calls that trapped: a panic, a bad memory access, the memory cap.
+    pub traps: u64,
+    /// Calls stopped at `plugins.call_timeout_ms`.
+    pub timeouts: u64,
+    /// Calls that returned a wrong number of outcomes.
+    pub wrong_outcome_counts: u64,
 }
 
 pub async fn list_plugins(State(state): State<AppState>) -> Json<Vec<PluginDoc>> {
@@ -39,6 +69,8 @@ pub async fn list_plugins(State(state): State<AppState>) -> Json<Vec<PluginDoc>>
                 source,
                 path,
                 loaded_at: crate::time::rfc3339_millis(plugin.loaded_at_ms()),
+                degraded: plugin.counters().degraded(),
+                counters: counters(plugin.counters()),
             }
         })
         .collect();

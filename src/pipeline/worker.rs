@@ -2,6 +2,7 @@
 //! hands a [`Delta`] per batch to the aggregator. Workers never touch storage.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 use tracing::{debug, warn};
 
@@ -71,8 +72,10 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch) -> Delta {
 }
 
 /// Parses `count` lines joined in `text` with `spec`'s plugin into `delta`.
-/// A failing plugin fails these lines only: they are counted invalid, and the
-/// instance is thrown away.
+/// A call that fails (trap, timeout, memory cap, a wrong number of outcomes)
+/// throws its instance away, and the lines are parsed again one by one on
+/// fresh instances, so that only the lines the plugin fails on are counted
+/// invalid.
 fn parse_with(
     instances: &mut HashMap<usize, Cached>,
     spec: &ParserSpec,
@@ -84,42 +87,77 @@ fn parse_with(
     if count == 0 {
         return;
     }
-    let cached = match instances.remove(&spec.id) {
-        Some(cached) if cached.batches < BATCHES_PER_INSTANCE => Some(cached),
-        _ => match spec.plugin.instantiate(&spec.settings) {
-            Ok(instance) => Some(Cached { instance, batches: 0 }),
-            Err(error) => {
-                warn!(plugin = spec.plugin.name(), error = %error, lines = count, "Cannot instantiate plugin; lines counted invalid.");
-                None
+    let (parsed_before, invalid_before) = (delta.parsed, delta.invalid);
+    let plugin = &spec.plugin;
+    match call(instances, spec, text, count) {
+        Ok(outcomes) => {
+            plugin.counters().batch_done(plugin.name(), true);
+            for outcome in outcomes {
+                record(delta, outcome, now_ms);
             }
+        }
+        Err(failure) => {
+            plugin.counters().batch_done(plugin.name(), false);
+            warn!(plugin = plugin.name(), lines = count, error = %failure, "Plugin failed on a batch; parsing its lines one by one.");
+            for line in text.split('\n').take(count) {
+                match call(instances, spec, line, 1) {
+                    Ok(outcomes) => record(delta, outcomes.into_iter().next().expect("one outcome"), now_ms),
+                    Err(failure) => {
+                        warn!(plugin = plugin.name(), line = preview(line), error = %failure, "Plugin failed on a line; counted invalid.");
+                        delta.invalid += 1;
+                    }
+                }
+            }
+        }
+    }
+    plugin
+        .counters()
+        .lines_done(delta.parsed - parsed_before, delta.invalid - invalid_before);
+}
+
+/// One call of `parse-batch` on this worker's instance of `spec` (a new one
+/// if it has none); the instance is kept only if the call kept the contract.
+fn call(
+    instances: &mut HashMap<usize, Cached>,
+    spec: &ParserSpec,
+    text: &str,
+    count: usize,
+) -> Result<Vec<Outcome>, String> {
+    let counters = spec.plugin.counters();
+    let mut cached = match instances.remove(&spec.id) {
+        Some(cached) if cached.batches < BATCHES_PER_INSTANCE => cached,
+        _ => Cached {
+            instance: spec.plugin.instantiate(&spec.settings).map_err(|error| {
+                counters.failed_call(&error);
+                format!("cannot instantiate: {error}")
+            })?,
+            batches: 0,
         },
-    };
-    let Some(mut cached) = cached else {
-        delta.invalid += count as u64;
-        return;
     };
     match cached.instance.parse_batch(text) {
         Ok(outcomes) if outcomes.len() == count => {
             cached.batches += 1;
             instances.insert(spec.id, cached);
-            for outcome in outcomes {
-                record(delta, outcome, now_ms);
-            }
+            Ok(outcomes)
         }
         Ok(outcomes) => {
-            warn!(
-                plugin = spec.plugin.name(),
-                lines = count,
-                results = outcomes.len(),
-                "Plugin broke the contract (one result per line); batch counted invalid."
-            );
-            delta.invalid += count as u64;
+            counters.wrong_outcome_counts.fetch_add(1, Ordering::Relaxed);
+            Err(format!(
+                "returned {} outcomes for {count} lines (the contract is one per line)",
+                outcomes.len()
+            ))
         }
         Err(error) => {
-            warn!(plugin = spec.plugin.name(), error = %error, lines = count, "Plugin call failed; batch counted invalid.");
-            delta.invalid += count as u64;
+            counters.failed_call(&error);
+            Err(error.to_string())
         }
     }
+}
+
+/// The start of a line, for the log.
+fn preview(line: &str) -> &str {
+    let end = line.char_indices().nth(80).map_or(line.len(), |(at, _)| at);
+    &line[..end]
 }
 
 fn record(delta: &mut Delta, outcome: Outcome, now_ms: i64) {

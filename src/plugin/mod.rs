@@ -9,6 +9,7 @@ pub mod check;
 mod sandbox;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
@@ -60,7 +61,15 @@ pub enum PluginError {
         /// The plugin's message.
         reason: String,
     },
-    /// A call trapped, ran out of time or memory.
+    /// A call ran past its deadline.
+    #[error("plugin {name} ran past its time limit of {limit:?}")]
+    Timeout {
+        /// The plugin's name.
+        name: String,
+        /// The limit.
+        limit: Duration,
+    },
+    /// A call trapped (a panic, a bad access, the memory cap).
     #[error("plugin {name} failed: {reason:#}")]
     Call {
         /// The plugin's name.
@@ -159,6 +168,7 @@ impl PluginEngine {
             source,
             sha256: sha256_hex(bytes),
             loaded_at_ms: crate::time::now_ms(),
+            counters: PluginCounters::default(),
             engine: self.clone(),
             pre,
         };
@@ -188,6 +198,67 @@ fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What a plugin has done since it was loaded, across workers.
+#[derive(Debug, Default)]
+pub struct PluginCounters {
+    /// Batches given to the plugin.
+    pub batches: AtomicU64,
+    /// Lines it parsed.
+    pub lines_parsed: AtomicU64,
+    /// Lines counted invalid: by the plugin, or because it failed on them.
+    pub lines_invalid: AtomicU64,
+    /// Calls that trapped (a panic, a bad access, the memory cap).
+    pub traps: AtomicU64,
+    /// Calls stopped at the time limit.
+    pub timeouts: AtomicU64,
+    /// Calls that returned a wrong number of outcomes.
+    pub wrong_outcome_counts: AtomicU64,
+    /// Batches in a row that needed their lines parsed one by one.
+    failed_in_a_row: AtomicU64,
+}
+
+/// Failed batches in a row that make a plugin degraded.
+const DEGRADED_AFTER: u64 = 3;
+
+impl PluginCounters {
+    /// Counts a failed call by its kind.
+    pub fn failed_call(&self, error: &PluginError) {
+        let counter = match error {
+            PluginError::Timeout { .. } => &self.timeouts,
+            _ => &self.traps,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a batch; `clean` when its first call kept the contract. A
+    /// plugin whose batches keep failing is degraded until one does not.
+    pub fn batch_done(&self, plugin: &str, clean: bool) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        if clean {
+            if self.failed_in_a_row.swap(0, Ordering::Relaxed) >= DEGRADED_AFTER {
+                tracing::info!(plugin, "Plugin parses batches again; no longer degraded.");
+            }
+        } else if self.failed_in_a_row.fetch_add(1, Ordering::Relaxed) + 1 == DEGRADED_AFTER {
+            tracing::error!(
+                plugin,
+                batches = DEGRADED_AFTER,
+                "Plugin is degraded: its last batches all failed."
+            );
+        }
+    }
+
+    /// Counts the lines of a batch.
+    pub fn lines_done(&self, parsed: u64, invalid: u64) {
+        self.lines_parsed.fetch_add(parsed, Ordering::Relaxed);
+        self.lines_invalid.fetch_add(invalid, Ordering::Relaxed);
+    }
+
+    /// True while the plugin's recent batches all fail.
+    pub fn degraded(&self) -> bool {
+        self.failed_in_a_row.load(Ordering::Relaxed) >= DEGRADED_AFTER
+    }
+}
+
 /// A plugin compiled once, shared by every worker.
 pub struct CompiledPlugin {
     name: String,
@@ -195,6 +266,7 @@ pub struct CompiledPlugin {
     source: PluginSource,
     sha256: String,
     loaded_at_ms: i64,
+    counters: PluginCounters,
     engine: PluginEngine,
     pre: bindings::LogParserPre<HostState>,
 }
@@ -232,6 +304,11 @@ impl CompiledPlugin {
     /// When it was compiled, epoch milliseconds.
     pub fn loaded_at_ms(&self) -> i64 {
         self.loaded_at_ms
+    }
+
+    /// What it has done so far.
+    pub fn counters(&self) -> &PluginCounters {
+        &self.counters
     }
 
     /// A new instance configured with `settings`.
@@ -284,9 +361,15 @@ impl PluginInstance {
         f: impl FnOnce(&bindings::LogParser, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         self.store.set_epoch_deadline(deadline_ticks(self.timeout));
-        f(&self.bindings, &mut self.store).map_err(|reason| PluginError::Call {
-            name: self.name.clone(),
-            reason: reason.into(),
+        f(&self.bindings, &mut self.store).map_err(|reason| match reason.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => PluginError::Timeout {
+                name: self.name.clone(),
+                limit: self.timeout,
+            },
+            _ => PluginError::Call {
+                name: self.name.clone(),
+                reason: reason.into(),
+            },
         })
     }
 }

@@ -223,6 +223,33 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Builds the plugin crate in `crate_dir` (relative to the repository) for
+/// wasm32-wasip2 and returns its component, `target/plugins/.../NAME.wasm`.
+/// The host's build uses the same target dir, so the SDK is built already.
+pub fn build_component(crate_dir: &str, name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target_dir = root.join("target/plugins");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(root.join(crate_dir).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building {crate_dir} failed");
+    target_dir.join(format!("wasm32-wasip2/release/{name}.wasm"))
+}
+
 /// How `/sources` names a file: by device and inode.
 pub fn file_identity(file: &Path) -> String {
     use std::os::unix::fs::MetadataExt;

@@ -11,6 +11,7 @@ mod helpers;
 mod ingest;
 mod plugins;
 mod process;
+mod sandbox;
 mod service;
 mod stats_api;
 mod truth;

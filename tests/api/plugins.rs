@@ -1,41 +1,15 @@
 //! Custom plugins: the example built from source as its README says, checked
 //! with `logproc plugin check`, and loaded from the plugin directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 
-use crate::helpers::{App, Dirs, logproc};
+use crate::helpers::{App, Dirs, build_component, logproc};
 use crate::truth::{Rng, Truth};
 
-/// Builds `examples/logfmt` for wasm32-wasip2 (once per test run) and
-/// returns the component.
-fn logfmt_plugin() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        // The host's build shares this target dir: the SDK's dependencies are built already.
-        let target_dir = root.join("target/plugins");
-        let status = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
-            .args([
-                "build",
-                "--release",
-                "--locked",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(root.join("examples/logfmt/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target_dir)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_TARGET_DIR")
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "building examples/logfmt failed");
-        target_dir.join("wasm32-wasip2/release/logfmt.wasm")
-    })
+/// The example plugin, built from source as its README says.
+fn logfmt_plugin() -> PathBuf {
+    build_component("examples/logfmt", "logfmt")
 }
 
 fn check(args: &[&str]) -> (Option<i32>, String, String) {
@@ -57,7 +31,8 @@ fn plugin_check_shows_how_a_plugin_parses_each_sample_line() {
          level=info msg=\"unterminated\n",
     )
     .unwrap();
-    let plugin = logfmt_plugin().to_str().unwrap();
+    let plugin = logfmt_plugin();
+    let plugin = plugin.to_str().unwrap();
     let (code, stdout, stderr) = check(&[
         plugin,
         "--sample",
@@ -186,7 +161,10 @@ fn a_plugin_dropped_in_the_plugin_dir_parses_the_files_routed_to_it() {
     assert_eq!(logfmt["version"], "0.1.0");
     assert_eq!(logfmt["path"], plugin_dir.join("logfmt.wasm").to_str().unwrap());
     // sha256sum, not our code, says what the hash is.
-    let sha256sum = Command::new("sha256sum").arg(logfmt_plugin()).output().unwrap();
+    let sha256sum = Command::new("sha256sum")
+        .arg(plugin_dir.join("logfmt.wasm"))
+        .output()
+        .unwrap();
     let expected = String::from_utf8(sha256sum.stdout).unwrap();
     assert_eq!(logfmt["sha256"], expected.split_whitespace().next().unwrap());
     assert_eq!(plugins[0]["source"], "built-in");
