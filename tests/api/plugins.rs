@@ -79,6 +79,14 @@ fn plugin_check_explains_what_is_wrong() {
             write("cut.wasm", &std::fs::read(logfmt_plugin()).unwrap()[..5_000]),
             "not a valid WebAssembly component",
         ),
+        // A component of another world (tests/fixtures/wrong-world).
+        (
+            build_component("tests/fixtures/wrong-world", "wrong_world")
+                .to_str()
+                .unwrap()
+                .to_owned(),
+            "it does not implement the world `log-parser` of wit/parser.wit",
+        ),
     ];
     for (path, expected) in cases {
         let (code, _, stderr) = check(&[&path]);
