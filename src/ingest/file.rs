@@ -262,6 +262,9 @@ impl FileReader {
         if skipped < self.offset {
             warn!(path = %self.path.display(), offset = self.offset, "Compressed file is shorter than its checkpoint; reading it again from the start.");
             self.restart();
+            drop(decoder);
+            // The decoder read through the file's shared position.
+            (&file).seek(SeekFrom::Start(0))?;
             return self.read_compressed(file, len, batches, limits, last_line, cancel);
         }
         match self.read_lines(

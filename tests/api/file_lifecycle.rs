@@ -189,3 +189,28 @@ fn ten_thousand_files_dropped_at_once_are_each_read_once() {
             .all(|(path, offset)| std::fs::metadata(path).unwrap().len() == *offset)
     );
 }
+
+#[test]
+fn a_gzip_file_cut_back_to_fewer_members_is_read_again_from_its_start() {
+    let dirs = Dirs::new();
+    let mut truth = Truth::default();
+    let file = dirs.watched("members.jsonl.gz");
+    let first = json_lines(2_000, 150, &mut truth);
+    let first_gz = gzip(&first);
+    let mut body = first_gz.clone();
+    body.extend(gzip(&json_lines(1_000, 151, &mut truth)));
+    std::fs::write(&file, body).unwrap();
+    let app = App::spawn(&dirs, &[]);
+    let name = path_string(&file);
+    wait_for("both members read", || {
+        let offset = sources(&app).into_iter().find(|(path, _)| *path == name)?.1;
+        (offset > first.len() as u64).then_some(())
+    });
+    // Cut back to its first member, in place: it now holds less than its
+    // checkpoint says, so it is read again from its start.
+    let handle = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    handle.set_len(first_gz.len() as u64).unwrap();
+    drop(handle);
+    json_lines(2_000, 150, &mut truth);
+    assert_eq!(app.wait_until_offset(&file, first.len() as u64), truth.stats());
+}
