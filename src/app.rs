@@ -1,7 +1,6 @@
 //! Wiring: the long-running service (`serve`) and the one-shot run
 //! (`process`), both over the same pipeline.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,18 +17,19 @@ use crate::ingest::file::{FileReader, LastLine, ReadLimits};
 use crate::ingest::watch::{WatchContext, watch_dir};
 use crate::ingest::websocket::follow_websocket;
 use crate::pipeline::route::AUTO;
-use crate::pipeline::{Parser, Pipeline, Plugins, Router};
-use crate::plugin::{PluginEngine, catalog};
+use crate::pipeline::{Parsers, Pipeline, Router};
+use crate::plugin::PluginEngine;
+use crate::plugin::catalog::{Accept, Catalog, follow_dir};
 use crate::stats::{self, Stats};
 use crate::store::{FileKey, MemoryStore, SledStore, Store};
 
 /// Compiles the built-in plugins and those in `plugins.dir`, in parallel and
 /// off the async threads (Cranelift takes up to a second per plugin).
-pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Plugins> {
+pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Arc<Parsers>> {
     let (limits, dir) = (settings.plugin_limits(), settings.plugins.dir.clone());
-    let plugins = tokio::task::spawn_blocking(move || catalog::load(&PluginEngine::new(limits)?, &dir)).await?;
+    let catalog = tokio::task::spawn_blocking(move || Catalog::load(PluginEngine::new(limits)?, &dir)).await??;
     release_free_memory();
-    plugins
+    Ok(Arc::new(Parsers::new(Arc::new(catalog))))
 }
 
 /// Hands memory malloc holds but nobody uses back to the system. Compiling
@@ -60,10 +60,19 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     let (data_dir, cache_mib) = (settings.storage.data_dir.clone(), settings.storage.cache_mib);
     let store: Arc<dyn Store> =
         Arc::new(tokio::task::spawn_blocking(move || SledStore::open(&data_dir, cache_mib << 20)).await??);
-    let plugins = load_plugins(&settings).await?;
-    let router = Arc::new(Router::new(&plugins, &settings.routes)?);
-    let ingest_parsers = ingest_parsers(&plugins)?;
+    let parsers = load_plugins(&settings).await?;
+    let router = Arc::new(Router::new(&parsers, &settings.routes)?);
     let pipeline = Pipeline::start(store.clone(), &settings)?;
+    let accept: Accept = {
+        let parsers = parsers.clone();
+        Arc::new(move |plugin| parsers.accepts(plugin))
+    };
+    let mut plugin_dir = tokio::spawn(follow_dir(
+        parsers.catalog().clone(),
+        accept,
+        settings.poll_interval(),
+        shutdown.clone(),
+    ));
 
     let mut watcher = tokio::spawn(watch_dir(WatchContext {
         dir: settings.watch.dir.clone(),
@@ -80,7 +89,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     }));
     let streams_in = TaskTracker::new();
     for source in &settings.sources.websocket {
-        let parser = Parser::resolve(&plugins, &source.parser, &[])
+        let parser = parsers
+            .choose(&source.parser, &[])
             .with_context(|| format!("WebSocket source {}", source.url))?;
         streams_in.spawn(follow_websocket(
             source.url.clone(),
@@ -96,8 +106,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     let state = AppState {
         store,
         batches: pipeline.batches.clone(),
-        ingest_parsers: Arc::new(ingest_parsers),
-        plugins: Arc::new(plugins.clone()),
+        parsers: parsers.clone(),
+        ingest_choices: Arc::default(),
         ingest_limits: IngestLimits {
             max_body_bytes: settings.ingest.max_body_bytes,
             batch_lines: settings.pipeline.batch_lines,
@@ -118,6 +128,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         biased;
         _ = shutdown.cancelled() => None,
         result = &mut watcher => Some(("watcher", result.map_err(anyhow::Error::from).and_then(|r| r))),
+        result = &mut plugin_dir => Some(("plugin directory watcher", result.map_err(anyhow::Error::from).and_then(|r| r))),
         result = &mut server => Some(("server", result.map_err(anyhow::Error::from).and_then(|r| r.map_err(Into::into)))),
     };
     info!("Shutting down.");
@@ -126,6 +137,9 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     let drain = async {
         if finished != Some("watcher") {
             watcher.await??;
+        }
+        if finished != Some("plugin directory watcher") {
+            plugin_dir.await??;
         }
         streams_in.wait().await;
         // The server holds a sender of the batch queue until it is done, so
@@ -153,16 +167,6 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     Ok(())
 }
 
-/// The parsers `POST /ingest?parser=` accepts: every plugin, and `auto`.
-fn ingest_parsers(plugins: &Plugins) -> anyhow::Result<HashMap<String, Parser>> {
-    plugins
-        .keys()
-        .map(String::as_str)
-        .chain([AUTO])
-        .map(|name| Ok((name.to_owned(), Parser::resolve(plugins, name, &[])?)))
-        .collect()
-}
-
 /// Runs the pipeline once over `files` (each read to its end, a last line
 /// without newline included) and returns the statistics. `parser` forces one
 /// parser for every file; without it the routes choose, and `auto` reads
@@ -172,16 +176,13 @@ pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&s
         let metadata = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
         anyhow::ensure!(metadata.is_file(), "cannot read {}: not a regular file", file.display());
     }
-    let plugins = load_plugins(settings).await?;
+    let parsers = load_plugins(settings).await?;
     let (router, fallback) = match parser {
         Some(name) => {
-            let parser = Parser::resolve(&plugins, name, &[])?;
+            let parser = parsers.choose(name, &[])?;
             (Router::single(parser.clone()), parser)
         }
-        None => (
-            Router::new(&plugins, &settings.routes)?,
-            Parser::resolve(&plugins, AUTO, &[])?,
-        ),
+        None => (Router::new(&parsers, &settings.routes)?, parsers.choose(AUTO, &[])?),
     };
     let store = Arc::new(MemoryStore::default());
     let pipeline = Pipeline::start(store.clone(), settings)?;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppState};
 use tokio::sync::oneshot;
 
+use crate::pipeline::route::AUTO;
 use crate::pipeline::{BatchBuilder, Counted, Parser, Progress, SourceId};
 
 #[derive(Deserialize)]
@@ -31,12 +32,9 @@ pub async fn ingest(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestResponse>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let name = query.parser.as_deref().unwrap_or(crate::pipeline::route::AUTO);
-    let parser = state.ingest_parsers.get(name).ok_or_else(|| {
-        let mut known: Vec<_> = state.ingest_parsers.keys().map(String::as_str).collect();
-        known.sort_unstable();
-        ApiError::BadRequest(format!("unknown parser `{name}`; known: {}", known.join(", ")))
-    })?;
+    let name = query.parser.as_deref().unwrap_or(AUTO);
+    let parser = ingest_parser(&state, name)?;
+    let parser = &parser;
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
             "the body is larger than ingest.max_body_bytes ({} bytes); send it in parts",
@@ -71,6 +69,34 @@ pub async fn ingest(
     }))
 }
 
+/// The current parser `name` names: a plugin (as loaded now) or `auto`.
+fn ingest_parser(state: &AppState, name: &str) -> Result<Parser, ApiError> {
+    let unknown = || {
+        let mut known: Vec<_> = state.parsers.catalog().plugins().into_keys().collect();
+        known.push(AUTO.to_owned());
+        known.sort_unstable();
+        ApiError::BadRequest(format!("unknown parser `{name}`; known: {}", known.join(", ")))
+    };
+    if name != AUTO && state.parsers.catalog().get(name).is_none() {
+        return Err(unknown());
+    }
+    let choice = {
+        let mut choices = state.ingest_choices.lock().expect("ingest lock poisoned");
+        match choices.get(name) {
+            Some(choice) => choice.clone(),
+            None => {
+                let choice = state
+                    .parsers
+                    .choose(name, &[])
+                    .map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
+                choices.insert(name.to_owned(), choice.clone());
+                choice
+            }
+        }
+    };
+    choice.current().map_err(|_| unknown())
+}
+
 /// Queues the builder's lines as one batch; the receiver gets its counts
 /// once they are committed.
 async fn send(
@@ -80,7 +106,12 @@ async fn send(
     parser: &Parser,
 ) -> Result<oneshot::Receiver<Counted>, ApiError> {
     let (ack, acked) = oneshot::channel();
-    let mut batch = builder.take(&SourceId::from("http"), seq as u64, Progress::Untracked, parser);
+    let mut batch = builder.take(
+        &SourceId::from("http"),
+        seq as u64,
+        Progress::Untracked,
+        Some(parser.clone()),
+    );
     batch.ack = Some(ack);
     state.batches.send(batch).await.map_err(|_| shutting_down())?;
     Ok(acked)

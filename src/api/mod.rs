@@ -7,7 +7,7 @@ mod plugins;
 mod stats;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 
 pub use error::ApiError;
 
-use crate::pipeline::{Batch, Parser, Plugins};
+use crate::pipeline::{Batch, ParserHandle, Parsers};
 use crate::store::Store;
 
 /// Shared state of every handler.
@@ -26,10 +26,10 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Where ingested lines go.
     pub batches: async_channel::Sender<Batch>,
-    /// Parsers `POST /ingest?parser=` may name.
-    pub ingest_parsers: Arc<HashMap<String, Parser>>,
-    /// Every loaded plugin, for `GET /plugins`.
-    pub plugins: Arc<Plugins>,
+    /// Parser choices, over the plugins loaded now.
+    pub parsers: Arc<Parsers>,
+    /// The choices `POST /ingest?parser=` has made so far, by name.
+    pub ingest_choices: Arc<Mutex<HashMap<String, ParserHandle>>>,
     pub ingest_limits: IngestLimits,
     /// Cancelled on shutdown: generator streams send their close frames.
     pub shutdown: CancellationToken,

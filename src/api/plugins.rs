@@ -53,9 +53,29 @@ pub struct CountersDoc {
     pub wrong_outcome_counts: u64,
 }
 
-pub async fn list_plugins(State(state): State<AppState>) -> Json<Vec<PluginDoc>> {
-    let mut plugins: Vec<PluginDoc> = state
-        .plugins
+/// A plugin file that was refused (the version before it serves on).
+#[derive(Debug, Serialize)]
+pub struct RefusedDoc {
+    pub name: String,
+    pub path: String,
+    pub sha256: String,
+    /// What is wrong with it.
+    pub reason: String,
+    /// When, RFC 3339 UTC.
+    pub refused_at: String,
+}
+
+/// `GET /plugins`.
+#[derive(Debug, Serialize)]
+pub struct PluginsDoc {
+    pub plugins: Vec<PluginDoc>,
+    pub refused: Vec<RefusedDoc>,
+}
+
+pub async fn list_plugins(State(state): State<AppState>) -> Json<PluginsDoc> {
+    let catalog = state.parsers.catalog();
+    let mut plugins: Vec<PluginDoc> = catalog
+        .plugins()
         .values()
         .map(|plugin| {
             let (source, path) = match plugin.source() {
@@ -75,5 +95,16 @@ pub async fn list_plugins(State(state): State<AppState>) -> Json<Vec<PluginDoc>>
         })
         .collect();
     plugins.sort_by(|a, b| a.name.cmp(&b.name));
-    Json(plugins)
+    let refused = catalog
+        .refused()
+        .into_iter()
+        .map(|(name, refused)| RefusedDoc {
+            name,
+            path: refused.path.display().to_string(),
+            sha256: refused.sha256,
+            reason: refused.reason,
+            refused_at: crate::time::rfc3339_millis(refused.at_ms),
+        })
+        .collect();
+    Json(PluginsDoc { plugins, refused })
 }

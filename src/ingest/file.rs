@@ -11,7 +11,7 @@ use flate2::read::MultiGzDecoder;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::pipeline::{Batch, BatchBuilder, Parser, Progress, SourceId};
+use crate::pipeline::{Batch, BatchBuilder, ParserHandle, Progress, SourceId};
 use crate::store::{Checkpoint, FileKey, Fingerprint};
 
 /// Limits on how lines are read and batched.
@@ -85,7 +85,7 @@ pub struct FileReader {
     pub source: SourceId,
     /// The path the file was first read under, kept in its checkpoints.
     pub first_path: String,
-    pub parser: Parser,
+    pub parser: ParserHandle,
     /// Offset of the first byte not yet sent in a batch (in the decompressed
     /// stream, for a compressed file).
     pub offset: u64,
@@ -131,7 +131,13 @@ pub enum ReadError {
 
 impl FileReader {
     /// A reader of the file `key`, found at `path`, from its start.
-    pub fn new(path: PathBuf, key: FileKey, source: SourceId, parser: Parser, next_seq: Arc<AtomicU64>) -> FileReader {
+    pub fn new(
+        path: PathBuf,
+        key: FileKey,
+        source: SourceId,
+        parser: ParserHandle,
+        next_seq: Arc<AtomicU64>,
+    ) -> FileReader {
         FileReader {
             first_path: path.to_string_lossy().into_owned(),
             compressed: is_compressed(&path),
@@ -413,7 +419,9 @@ impl FileReader {
             first_path: self.first_path.clone(),
         };
         self.renamed = false;
-        let batch = builder.take(&self.source, seq, Progress::Advance(checkpoint), &self.parser);
+        // The plugin version is chosen per batch: a swapped plugin takes over here.
+        let parser = self.parser.current().ok();
+        let batch = builder.take(&self.source, seq, Progress::Advance(checkpoint), parser);
         let lines = batch.lines as u64 + batch.rejected;
         batches.send_blocking(batch).map_err(|_| ReadError::Closed)?;
         self.offset = end_offset;

@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use super::file::{FileReader, LastLine, ReadError, ReadLimits};
-use crate::pipeline::{Batch, Counted, Parser, Router};
+use crate::pipeline::{Batch, Counted, ParserHandle, Router};
 use crate::store::{FileKey, Store, file_checkpoints};
 
 /// What the watcher needs to start readers.
@@ -178,7 +178,7 @@ impl Files {
     }
 
     /// The parser for a file, by its name.
-    fn route(&self, path: &Path) -> Option<Parser> {
+    fn route(&self, path: &Path) -> Option<ParserHandle> {
         self.ctx.router.parser_for(path.file_name()?.to_str()?).cloned()
     }
 

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::file::ReadLimits;
-use crate::pipeline::{Batch, BatchBuilder, Parser, Progress, SourceId};
+use crate::pipeline::{Batch, BatchBuilder, ParserHandle, Progress, SourceId};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -20,7 +20,7 @@ const LINGER: Duration = Duration::from_millis(100);
 /// Subscribes to `url` until cancelled, reconnecting after every failure.
 pub async fn follow_websocket(
     url: String,
-    parser: Parser,
+    parser: ParserHandle,
     batches: async_channel::Sender<Batch>,
     limits: ReadLimits,
     cancel: CancellationToken,
@@ -63,7 +63,7 @@ pub async fn follow_websocket(
                     };
                     if flush {
                         if batches
-                            .send(builder.take(&source, seq, Progress::Untracked, &parser))
+                            .send(builder.take(&source, seq, Progress::Untracked, parser.current().ok()))
                             .await
                             .is_err()
                         {
@@ -74,7 +74,7 @@ pub async fn follow_websocket(
                 };
                 if !builder.is_empty()
                     && batches
-                        .send(builder.take(&source, seq, Progress::Untracked, &parser))
+                        .send(builder.take(&source, seq, Progress::Untracked, parser.current().ok()))
                         .await
                         .is_ok()
                 {

@@ -28,7 +28,8 @@ pub struct Batch {
     /// Position of this batch among its source's batches, from 0.
     pub seq: u64,
     pub progress: Progress,
-    /// `None` for a batch without lines.
+    /// `None` for a batch without lines, or whose parser is gone (its
+    /// lines are counted invalid).
     pub parser: Option<Parser>,
     /// The lines, joined by `\n`, without terminators.
     pub text: String,
@@ -117,13 +118,15 @@ impl BatchBuilder {
     }
 
     /// Takes the lines collected so far, leaving the builder empty.
-    pub fn take(&mut self, source: &SourceId, seq: u64, progress: Progress, parser: &Parser) -> Batch {
+    /// `parser` is `None` when the route's plugin is gone: the lines are
+    /// counted invalid.
+    pub fn take(&mut self, source: &SourceId, seq: u64, progress: Progress, parser: Option<Parser>) -> Batch {
         let builder = std::mem::take(self);
         Batch {
             source: source.clone(),
             seq,
             progress,
-            parser: Some(parser.clone()),
+            parser,
             text: builder.text,
             lines: builder.lines,
             rejected: builder.rejected,

@@ -1,16 +1,23 @@
-//! Which parser reads which input: routes from the settings, resolved to
-//! compiled plugins and checked once at start.
+//! Which parser reads which input. A route names a plugin (or `auto`) and
+//! its settings; which version of the plugin parses a batch is decided when
+//! the batch is made, so a plugin swapped while the service runs takes over
+//! from the next batch, and batches in flight finish on the version they
+//! started with.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use globset::{Glob, GlobMatcher};
+use tracing::warn;
 
 use crate::config::RouteSettings;
+use crate::plugin::catalog::Catalog;
 use crate::plugin::{CompiledPlugin, PluginError};
 
-/// A plugin with the settings one route gives it. Workers keep one instance
-/// per spec, keyed by `id`.
+pub use crate::plugin::catalog::Plugins;
+
+/// A plugin version with the settings one route gives it. Workers keep one
+/// instance per spec, keyed by `id`.
 #[derive(Debug)]
 pub struct ParserSpec {
     pub id: usize,
@@ -35,58 +42,172 @@ pub const AUTO: &str = "auto";
 
 static NEXT_SPEC_ID: AtomicUsize = AtomicUsize::new(0);
 
-pub use crate::plugin::catalog::Plugins;
+/// Every parser choice in use, over the catalog of plugins.
+pub struct Parsers {
+    catalog: Arc<Catalog>,
+    choices: Mutex<Vec<Weak<Choice>>>,
+}
 
-impl Parser {
-    /// Resolves `name` (a plugin or `auto`) with `settings`, and checks that
-    /// the plugin accepts the settings.
-    pub fn resolve(plugins: &Plugins, name: &str, settings: &[(String, String)]) -> anyhow::Result<Parser> {
+/// A plugin name (or `auto`) with settings, resolved to the plugins'
+/// current versions when asked.
+pub struct Choice {
+    name: String,
+    settings: Vec<(String, String)>,
+    catalog: Arc<Catalog>,
+    /// The parser for the plugin versions it was last resolved to.
+    resolved: Mutex<Option<Parser>>,
+    /// The last reason it could not be resolved, reported once.
+    last_error: Mutex<Option<String>>,
+}
+
+/// A shared parser choice.
+pub type ParserHandle = Arc<Choice>;
+
+impl Parsers {
+    pub fn new(catalog: Arc<Catalog>) -> Parsers {
+        Parsers {
+            catalog,
+            choices: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// The choice of `name` (a plugin or `auto`) with `settings`, checked
+    /// now: an unknown plugin or refused settings are an error.
+    pub fn choose(&self, name: &str, settings: &[(String, String)]) -> anyhow::Result<ParserHandle> {
         if name == AUTO {
             anyhow::ensure!(settings.is_empty(), "parser `auto` takes no settings");
-            return Ok(Parser::Auto {
-                json: ParserSpec::checked(plugins, "json", &[])?,
-                text: ParserSpec::checked(plugins, "regex", &[])?,
-            });
         }
-        Ok(Parser::Single(ParserSpec::checked(plugins, name, settings)?))
-    }
-}
-
-impl ParserSpec {
-    fn checked(plugins: &Plugins, name: &str, settings: &[(String, String)]) -> anyhow::Result<Arc<ParserSpec>> {
-        let plugin = plugins.get(name).ok_or_else(|| {
-            let mut known: Vec<_> = plugins.keys().map(String::as_str).collect();
-            known.sort_unstable();
-            anyhow::anyhow!("unknown parser `{name}` (known: {}, {AUTO})", known.join(", "))
-        })?;
-        // Instantiating once now turns bad settings into a start-up error
-        // instead of a stream of invalid lines.
-        plugin.instantiate(settings).map_err(|error| match error {
-            PluginError::Settings { reason, .. } => anyhow::anyhow!("parser `{name}` refused its settings: {reason}"),
-            other => other.into(),
-        })?;
-        Ok(Arc::new(ParserSpec {
-            id: NEXT_SPEC_ID.fetch_add(1, Ordering::Relaxed),
-            plugin: plugin.clone(),
+        for plugin in plugin_names(name) {
+            let found = self.catalog.get(plugin).ok_or_else(|| {
+                let mut known: Vec<_> = self.catalog.plugins().into_keys().collect();
+                known.sort_unstable();
+                anyhow::anyhow!("unknown parser `{plugin}` (known: {}, {AUTO})", known.join(", "))
+            })?;
+            check_settings(&found, settings).map_err(|reason| anyhow::anyhow!("parser `{plugin}` {reason}"))?;
+        }
+        let choice = Arc::new(Choice {
+            name: name.to_owned(),
             settings: settings.to_vec(),
-        }))
+            catalog: self.catalog.clone(),
+            resolved: Mutex::new(None),
+            last_error: Mutex::new(None),
+        });
+        let mut choices = self.choices.lock().expect("parsers lock poisoned");
+        choices.retain(|choice| choice.strong_count() > 0);
+        choices.push(Arc::downgrade(&choice));
+        Ok(choice)
+    }
+
+    /// Whether `plugin` may replace its name's current version: every
+    /// choice that uses it must accept its settings.
+    pub fn accepts(&self, plugin: &CompiledPlugin) -> Result<(), String> {
+        let choices = self.choices.lock().expect("parsers lock poisoned");
+        for choice in choices.iter().filter_map(Weak::upgrade) {
+            if plugin_names(&choice.name).contains(&plugin.name()) {
+                check_settings(plugin, &choice.settings)?;
+            }
+        }
+        Ok(())
     }
 }
 
-/// File-name globs mapped to parsers, first match wins.
+/// The plugins a choice uses.
+fn plugin_names(name: &str) -> Vec<&str> {
+    match name {
+        AUTO => vec!["json", "regex"],
+        name => vec![name],
+    }
+}
+
+/// Instantiates `plugin` with `settings`: bad settings are found when a
+/// route is made or a plugin swapped, not as a stream of invalid lines.
+fn check_settings(plugin: &CompiledPlugin, settings: &[(String, String)]) -> Result<(), String> {
+    match plugin.instantiate(settings) {
+        Ok(_) => Ok(()),
+        Err(PluginError::Settings { reason, .. }) => Err(format!("refused its settings: {reason}")),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+impl Choice {
+    /// The parser over the current versions of the plugins, or why there is
+    /// none (a plugin was removed).
+    pub fn current(&self) -> Result<Parser, String> {
+        let plugins: Result<Vec<_>, String> = plugin_names(&self.name)
+            .into_iter()
+            .map(|name| {
+                self.catalog
+                    .get(name)
+                    .ok_or_else(|| format!("plugin `{name}` is not loaded (its file was removed)"))
+            })
+            .collect();
+        let plugins = match plugins {
+            Ok(plugins) => plugins,
+            Err(reason) => {
+                let mut last = self.last_error.lock().expect("choice lock poisoned");
+                if last.as_ref() != Some(&reason) {
+                    warn!(parser = %self.name, %reason, "Lines for this parser are counted invalid.");
+                    *last = Some(reason.clone());
+                }
+                return Err(reason);
+            }
+        };
+        *self.last_error.lock().expect("choice lock poisoned") = None;
+        let mut resolved = self.resolved.lock().expect("choice lock poisoned");
+        if let Some(parser) = resolved.as_ref()
+            && parser.plugins().iter().zip(&plugins).all(|(a, b)| Arc::ptr_eq(a, b))
+        {
+            return Ok(parser.clone());
+        }
+        let spec = |plugin: &Arc<CompiledPlugin>| {
+            Arc::new(ParserSpec {
+                id: NEXT_SPEC_ID.fetch_add(1, Ordering::Relaxed),
+                plugin: plugin.clone(),
+                settings: self.settings.clone(),
+            })
+        };
+        let parser = match plugins.as_slice() {
+            [json, text] => Parser::Auto {
+                json: spec(json),
+                text: spec(text),
+            },
+            [plugin] => Parser::Single(spec(plugin)),
+            _ => unreachable!("a choice uses one or two plugins"),
+        };
+        *resolved = Some(parser.clone());
+        Ok(parser)
+    }
+}
+
+impl Parser {
+    /// The plugin versions it runs, in the order of [`plugin_names`].
+    fn plugins(&self) -> Vec<&Arc<CompiledPlugin>> {
+        match self {
+            Parser::Single(spec) => vec![&spec.plugin],
+            Parser::Auto { json, text } => vec![&json.plugin, &text.plugin],
+        }
+    }
+}
+
+/// File-name globs mapped to parser choices, first match wins.
 pub struct Router {
-    routes: Vec<(GlobMatcher, Parser)>,
+    routes: Vec<(GlobMatcher, ParserHandle)>,
 }
 
 impl Router {
-    pub fn new(plugins: &Plugins, routes: &[RouteSettings]) -> anyhow::Result<Router> {
+    pub fn new(parsers: &Parsers, routes: &[RouteSettings]) -> anyhow::Result<Router> {
         let routes = routes
             .iter()
             .map(|route| {
                 let glob = Glob::new(&route.glob)
                     .map_err(|error| anyhow::anyhow!("route glob `{}` is invalid: {error}", route.glob))?;
                 let settings: Vec<_> = route.settings.clone().into_iter().collect();
-                let parser = Parser::resolve(plugins, &route.parser, &settings)
+                let parser = parsers
+                    .choose(&route.parser, &settings)
                     .map_err(|error| anyhow::anyhow!("route `{}`: {error:#}", route.glob))?;
                 Ok((glob.compile_matcher(), parser))
             })
@@ -95,7 +216,7 @@ impl Router {
     }
 
     /// A router that sends every file to `parser`.
-    pub fn single(parser: Parser) -> Router {
+    pub fn single(parser: ParserHandle) -> Router {
         Router {
             routes: vec![(Glob::new("*").expect("valid glob").compile_matcher(), parser)],
         }
@@ -104,7 +225,7 @@ impl Router {
     /// The parser for a file, by its name; a compressed file also by its
     /// name without `.gz`, so `app.log.gz` goes where `app.log` would.
     /// `None` when no route matches.
-    pub fn parser_for(&self, file_name: &str) -> Option<&Parser> {
+    pub fn parser_for(&self, file_name: &str) -> Option<&ParserHandle> {
         let by_name = |name: &str| {
             self.routes
                 .iter()

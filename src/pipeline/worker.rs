@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 
 use tracing::{debug, warn};
 
@@ -19,6 +20,9 @@ const BATCHES_PER_INSTANCE: u32 = 10_000;
 struct Cached {
     instance: PluginInstance,
     batches: u32,
+    /// Gone once no route uses this plugin version (it was swapped) and no
+    /// batch for it is left: then the instance is dropped.
+    spec: Weak<ParserSpec>,
 }
 
 /// Runs until the batch channel is closed and drained.
@@ -26,6 +30,7 @@ pub fn run_worker(batches: async_channel::Receiver<Batch>, done: async_channel::
     let mut instances: HashMap<usize, Cached> = HashMap::new();
     while let Ok(batch) = batches.recv_blocking() {
         let delta = parse(&mut instances, &batch);
+        instances.retain(|_, cached| cached.spec.strong_count() > 0);
         let finished = Done {
             source: batch.source,
             seq: batch.seq,
@@ -47,7 +52,7 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch) -> Delta {
     };
     let now_ms = crate::time::now_ms();
     match &batch.parser {
-        None => {}
+        None => delta.invalid += batch.lines as u64,
         Some(Parser::Single(spec)) => parse_with(instances, spec, &batch.text, batch.lines, now_ms, &mut delta),
         Some(Parser::Auto { json, text }) => {
             let (mut json_lines, mut text_lines) = (String::new(), String::new());
@@ -78,7 +83,7 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch) -> Delta {
 /// invalid.
 fn parse_with(
     instances: &mut HashMap<usize, Cached>,
-    spec: &ParserSpec,
+    spec: &Arc<ParserSpec>,
     text: &str,
     count: usize,
     now_ms: i64,
@@ -119,7 +124,7 @@ fn parse_with(
 /// if it has none); the instance is kept only if the call kept the contract.
 fn call(
     instances: &mut HashMap<usize, Cached>,
-    spec: &ParserSpec,
+    spec: &Arc<ParserSpec>,
     text: &str,
     count: usize,
 ) -> Result<Vec<Outcome>, String> {
@@ -132,6 +137,7 @@ fn call(
                 format!("cannot instantiate: {error}")
             })?,
             batches: 0,
+            spec: Arc::downgrade(spec),
         },
     };
     match cached.instance.parse_batch(text) {

@@ -1,29 +1,174 @@
 //! Where plugins come from: built into the binary, or `NAME.wasm` files in
-//! the plugin directory, which add plugin NAME or override the built-in one.
+//! the plugin directory, which add plugin NAME or replace the built-in one.
+//! The directory can change while the service runs: [`Catalog::rescan`]
+//! swaps in new and changed files that pass every check, and puts built-ins
+//! back when their replacement is removed.
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use tracing::{debug, error, info, warn};
 
 use super::builtin::builtin_plugins;
-use super::{CompiledPlugin, PluginEngine, PluginError, PluginSource};
+use super::{CompiledPlugin, PluginEngine, PluginError, PluginSource, sha256_hex};
 
 /// The compiled plugins by name.
 pub type Plugins = HashMap<String, Arc<CompiledPlugin>>;
 
-/// Compiles the built-in plugins and those in `dir` (if it exists), in
-/// parallel. A file that is not a valid plugin is logged and left out; a
-/// built-in that fails is a broken build, and an error.
-pub fn load(engine: &PluginEngine, dir: &Path) -> anyhow::Result<Plugins> {
-    let mut candidates: Vec<(String, Vec<u8>, PluginSource)> = builtin_plugins()
-        .into_iter()
-        .map(|(name, bytes)| (name.to_owned(), bytes.to_vec(), PluginSource::Builtin))
-        .collect();
-    candidates.extend(plugin_files(dir));
-    let compiled: Vec<(PluginSource, Result<CompiledPlugin, PluginError>)> = std::thread::scope(|scope| {
+/// A plugin file that did not pass; the version before it (if any) serves on.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// The file.
+    pub path: PathBuf,
+    /// SHA-256 of its bytes: the same bytes are not tried again.
+    pub sha256: String,
+    /// What is wrong with it.
+    pub reason: String,
+    /// When it was refused, epoch milliseconds.
+    pub at_ms: i64,
+}
+
+/// The plugins in use, by name.
+pub struct Catalog {
+    engine: PluginEngine,
+    dir: PathBuf,
+    builtins: Plugins,
+    current: RwLock<Plugins>,
+    /// Refused files, by plugin name.
+    refused: Mutex<BTreeMap<String, Refused>>,
+}
+
+impl Catalog {
+    /// Compiles the built-in plugins and those in `dir` (if it exists), in
+    /// parallel. A file that is not a valid plugin is logged and left out; a
+    /// built-in that fails is a broken build, and an error.
+    pub fn load(engine: PluginEngine, dir: &Path) -> anyhow::Result<Catalog> {
+        let builtins: Vec<_> = builtin_plugins()
+            .into_iter()
+            .map(|(name, bytes)| (name.to_owned(), bytes.to_vec(), PluginSource::Builtin))
+            .collect();
+        let mut builtin_plugins = Plugins::new();
+        for (_, result) in compile_all(&engine, &builtins) {
+            let plugin = result?;
+            builtin_plugins.insert(plugin.name().to_owned(), Arc::new(plugin));
+        }
+        let catalog = Catalog {
+            engine,
+            dir: dir.to_path_buf(),
+            current: RwLock::new(builtin_plugins.clone()),
+            builtins: builtin_plugins,
+            refused: Mutex::new(BTreeMap::new()),
+        };
+        // Nothing routes to a plugin yet: settings are checked when routes are made.
+        catalog.rescan(&|_| Ok(()));
+        Ok(catalog)
+    }
+
+    /// The plugin named `name` now.
+    pub fn get(&self, name: &str) -> Option<Arc<CompiledPlugin>> {
+        self.current.read().expect("catalog lock poisoned").get(name).cloned()
+    }
+
+    /// Every plugin in use, by name.
+    pub fn plugins(&self) -> Plugins {
+        self.current.read().expect("catalog lock poisoned").clone()
+    }
+
+    /// Every refused file, by plugin name.
+    pub fn refused(&self) -> BTreeMap<String, Refused> {
+        self.refused.lock().expect("catalog lock poisoned").clone()
+    }
+
+    /// The plugin directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Brings the plugins in line with the directory: a new or changed file
+    /// that compiles, implements the contract and passes `accept` (the
+    /// settings routes give it) replaces its name's plugin in one swap; one
+    /// that does not is refused and the version before it serves on. A
+    /// removed file's plugin goes, and a built-in it replaced comes back.
+    pub fn rescan(&self, accept: &dyn Fn(&CompiledPlugin) -> Result<(), String>) {
+        let files = plugin_files(&self.dir);
+        let current = self.plugins();
+        let mut refused = self.refused.lock().expect("catalog lock poisoned");
+        refused.retain(|name, _| files.iter().any(|(file, _, _)| file == name));
+        let changed: Vec<_> = files
+            .into_iter()
+            .filter(|(name, bytes, _)| {
+                let sha256 = sha256_hex(bytes);
+                let loaded = current.get(name).is_some_and(|plugin| plugin.sha256() == sha256);
+                let already_refused = refused.get(name).is_some_and(|entry| entry.sha256 == sha256);
+                !loaded && !already_refused
+            })
+            .collect();
+        let on_disk: Vec<String> = plugin_files_names(&self.dir);
+        let mut swaps = Vec::new();
+        for ((name, bytes, source), (_, result)) in changed.iter().zip(compile_all(&self.engine, &changed)) {
+            let PluginSource::File(path) = source else { continue };
+            let checked = result
+                .map_err(|error| error.to_string())
+                .and_then(|plugin| accept(&plugin).map(|()| plugin));
+            match checked {
+                Ok(plugin) => {
+                    refused.remove(name);
+                    swaps.push(plugin);
+                }
+                Err(reason) => {
+                    error!(path = %path.display(), %reason, "Plugin file refused; the version before it (if any) serves on.");
+                    refused.insert(
+                        name.clone(),
+                        Refused {
+                            path: path.clone(),
+                            sha256: sha256_hex(bytes),
+                            reason,
+                            at_ms: crate::time::now_ms(),
+                        },
+                    );
+                }
+            }
+        }
+        drop(refused);
+        let mut plugins = self.current.write().expect("catalog lock poisoned");
+        for plugin in swaps {
+            let before = plugins.get(plugin.name()).map(|old| old.version().to_owned());
+            info!(
+                plugin = plugin.name(),
+                version = plugin.version(),
+                replaces = before.as_deref().unwrap_or("nothing"),
+                "Plugin loaded."
+            );
+            plugins.insert(plugin.name().to_owned(), Arc::new(plugin));
+        }
+        let removed: Vec<String> = plugins
+            .iter()
+            .filter(|(name, plugin)| matches!(plugin.source(), PluginSource::File(_)) && !on_disk.contains(name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in removed {
+            match self.builtins.get(&name) {
+                Some(builtin) => {
+                    info!(plugin = %name, "Plugin file removed; the built-in plugin is back.");
+                    plugins.insert(name, builtin.clone());
+                }
+                None => {
+                    warn!(plugin = %name, "Plugin file removed; lines routed to it are counted invalid.");
+                    plugins.remove(&name);
+                }
+            }
+        }
+    }
+}
+
+/// Compiles every (name, bytes, source) in parallel.
+fn compile_all(
+    engine: &PluginEngine,
+    candidates: &[(String, Vec<u8>, PluginSource)],
+) -> Vec<(String, Result<CompiledPlugin, PluginError>)> {
+    std::thread::scope(|scope| {
         let compiling: Vec<_> = candidates
             .iter()
             .map(|(name, bytes, source)| {
@@ -33,37 +178,26 @@ pub fn load(engine: &PluginEngine, dir: &Path) -> anyhow::Result<Plugins> {
                     debug!(plugin = %name, ms = started.elapsed().as_millis() as u64, "Compiled plugin.");
                     plugin
                 };
-                (source.clone(), scope.spawn(compile))
+                (name.clone(), scope.spawn(compile))
             })
             .collect();
         compiling
             .into_iter()
-            .map(|(source, handle)| (source, handle.join().expect("plugin compilation panicked")))
+            .map(|(name, handle)| (name, handle.join().expect("plugin compilation panicked")))
             .collect()
-    });
-    let mut plugins = Plugins::new();
-    for (source, result) in compiled {
-        match (result, source) {
-            (Ok(plugin), source) => {
-                if let PluginSource::File(path) = &source {
-                    let replaces = plugins
-                        .contains_key(plugin.name())
-                        .then_some(" (replaces the built-in one)");
-                    info!(plugin = plugin.name(), version = plugin.version(), path = %path.display(), "Loaded plugin{}.", replaces.unwrap_or(""));
-                }
-                plugins.insert(plugin.name().to_owned(), Arc::new(plugin));
-            }
-            (Err(error), PluginSource::File(path)) => {
-                error!(path = %path.display(), error = %error, "Plugin file refused; it is not loaded.");
-            }
-            (Err(error), PluginSource::Builtin) => return Err(error.into()),
-        }
-    }
-    Ok(plugins)
+    })
 }
 
-/// (name, bytes, source) of every `NAME.wasm` in `dir`, by name.
-fn plugin_files(dir: &Path) -> Vec<(String, Vec<u8>, PluginSource)> {
+/// The plugin names of the `NAME.wasm` files in `dir`.
+fn plugin_files_names(dir: &Path) -> Vec<String> {
+    plugin_paths(dir)
+        .into_iter()
+        .filter_map(|path| Some(path.file_stem()?.to_str()?.to_owned()))
+        .collect()
+}
+
+/// The `NAME.wasm` files in `dir` (none if it does not exist).
+fn plugin_paths(dir: &Path) -> Vec<PathBuf> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
@@ -72,10 +206,19 @@ fn plugin_files(dir: &Path) -> Vec<(String, Vec<u8>, PluginSource)> {
             return Vec::new();
         }
     };
-    let mut files: Vec<_> = entries
+    let mut paths: Vec<PathBuf> = entries
         .flatten()
         .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|extension| extension == "wasm"))
+        .filter(|path| path.extension().is_some_and(|extension| extension == "wasm") && path.is_file())
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// (name, bytes, source) of every `NAME.wasm` in `dir`, by name.
+fn plugin_files(dir: &Path) -> Vec<(String, Vec<u8>, PluginSource)> {
+    plugin_paths(dir)
+        .into_iter()
         .filter_map(|path| {
             let name = path.file_stem()?.to_str()?.to_owned();
             match std::fs::read(&path) {
@@ -86,7 +229,46 @@ fn plugin_files(dir: &Path) -> Vec<(String, Vec<u8>, PluginSource)> {
                 }
             }
         })
-        .collect();
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    files
+        .collect()
 }
+
+/// What a new plugin version must pass besides the contract.
+pub type Accept = Arc<dyn Fn(&CompiledPlugin) -> Result<(), String> + Send + Sync>;
+
+/// Keeps `catalog` in line with its directory until cancelled: rescans on
+/// every change (after a short pause, so that a file being copied in is
+/// whole) and on an interval, as events can be missed.
+pub async fn follow_dir(
+    catalog: Arc<Catalog>,
+    accept: Accept,
+    interval: std::time::Duration,
+    cancel: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    use notify::Watcher as _;
+    std::fs::create_dir_all(&catalog.dir)
+        .map_err(|error| anyhow::anyhow!("cannot create the plugin directory {}: {error}", catalog.dir.display()))?;
+    let (event_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|event| !event.kind.is_access()) {
+            let _ = event_tx.send(());
+        }
+    })?;
+    watcher.watch(&catalog.dir, notify::RecursiveMode::NonRecursive)?;
+    info!(dir = %catalog.dir.display(), "Watching the plugin directory.");
+    let mut poll = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = events.recv() => {
+                tokio::time::sleep(SETTLE).await;
+                while events.try_recv().is_ok() {}
+            }
+            _ = poll.tick() => {}
+        }
+        let (catalog, accept) = (catalog.clone(), accept.clone());
+        tokio::task::spawn_blocking(move || catalog.rescan(accept.as_ref())).await?;
+    }
+}
+
+/// Pause after a change in the plugin directory before reading it.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(200);

@@ -224,9 +224,13 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 }
 
 /// Builds the plugin crate in `crate_dir` (relative to the repository) for
-/// wasm32-wasip2 and returns its component, `target/plugins/.../NAME.wasm`.
-/// The host's build uses the same target dir, so the SDK is built already.
-pub fn build_component(crate_dir: &str, name: &str) -> PathBuf {
+/// wasm32-wasip2 with `env` set, and copies its component to `to`. The
+/// host's build uses the same target dir, so the SDK is built already.
+pub fn build_component(crate_dir: &str, name: &str, env: &[(&str, &str)], to: &Path) {
+    // Tests build in parallel, and builds with another `env` overwrite the
+    // same output: build and copy in one go.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _building = BUILDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target_dir = root.join("target/plugins");
     let status = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
@@ -244,10 +248,11 @@ pub fn build_component(crate_dir: &str, name: &str) -> PathBuf {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
+        .envs(env.iter().copied())
         .status()
         .expect("run cargo");
     assert!(status.success(), "building {crate_dir} failed");
-    target_dir.join(format!("wasm32-wasip2/release/{name}.wasm"))
+    std::fs::copy(target_dir.join(format!("wasm32-wasip2/release/{name}.wasm")), to).unwrap();
 }
 
 /// How `/sources` names a file: by device and inode.

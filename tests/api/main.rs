@@ -8,6 +8,7 @@ mod file_lifecycle;
 mod files;
 mod generator;
 mod helpers;
+mod hot_swap;
 mod ingest;
 mod plugins;
 mod process;

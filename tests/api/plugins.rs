@@ -9,7 +9,11 @@ use crate::truth::{Rng, Truth};
 
 /// The example plugin, built from source as its README says.
 fn logfmt_plugin() -> PathBuf {
-    build_component("examples/logfmt", "logfmt")
+    static BUILT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let to = std::env::temp_dir().join(format!("logproc-test-logfmt-{}-{n}.wasm", std::process::id()));
+    build_component("examples/logfmt", "logfmt", &[], &to);
+    to
 }
 
 fn check(args: &[&str]) -> (Option<i32>, String, String) {
@@ -81,10 +85,11 @@ fn plugin_check_explains_what_is_wrong() {
         ),
         // A component of another world (tests/fixtures/wrong-world).
         (
-            build_component("tests/fixtures/wrong-world", "wrong_world")
-                .to_str()
-                .unwrap()
-                .to_owned(),
+            {
+                let path = dir.path().join("wrong_world.wasm");
+                build_component("tests/fixtures/wrong-world", "wrong_world", &[], &path);
+                path.to_str().unwrap().to_owned()
+            },
             "it does not implement the world `log-parser` of wit/parser.wit",
         ),
     ];
@@ -157,6 +162,15 @@ fn a_plugin_dropped_in_the_plugin_dir_parses_the_files_routed_to_it() {
 
     let (status, plugins) = app.get("/plugins");
     assert_eq!(status, 200);
+    // The broken file is refused, with the reason.
+    assert_eq!(plugins["refused"][0]["name"], "broken");
+    assert!(
+        plugins["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a WebAssembly file")
+    );
+    let plugins = &plugins["plugins"];
     let names: Vec<&str> = plugins
         .as_array()
         .unwrap()

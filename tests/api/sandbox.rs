@@ -27,11 +27,12 @@ fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     let dirs = Dirs::new();
     let plugin_dir = dirs.root.path().join("plugins-runtime");
     std::fs::create_dir(&plugin_dir).unwrap();
-    std::fs::copy(
-        build_component("tests/fixtures/hostile", "hostile"),
-        plugin_dir.join("hostile.wasm"),
-    )
-    .unwrap();
+    build_component(
+        "tests/fixtures/hostile",
+        "hostile",
+        &[],
+        &plugin_dir.join("hostile.wasm"),
+    );
     let config = dirs.root.path().join("config.yaml");
     std::fs::write(
         &config,
@@ -82,8 +83,13 @@ fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     assert_eq!(hostile["counters"]["batches"], 5);
 }
 
-fn plugin(app: &App, name: &str) -> serde_json::Value {
+/// `name`'s entry in `/plugins`.
+pub fn plugin(app: &App, name: &str) -> serde_json::Value {
     let (_, plugins) = app.get("/plugins");
-    let found = plugins.as_array().unwrap().iter().find(|plugin| plugin["name"] == name);
+    let found = plugins["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|plugin| plugin["name"] == name);
     found.unwrap_or_else(|| panic!("no plugin {name} in {plugins}")).clone()
 }
