@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::api::{self, AppState, IngestLimits};
+use crate::api::{self, AppState, IngestLimits, UploadSettings};
 use crate::config::Settings;
 use crate::ingest::file::{FileReader, LastLine, ReadLimits};
 use crate::ingest::watch::{WatchContext, watch_dir};
@@ -112,6 +112,10 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
             max_body_bytes: settings.ingest.max_body_bytes,
             batch_lines: settings.pipeline.batch_lines,
             batch_bytes: settings.pipeline.batch_bytes,
+        },
+        uploads: UploadSettings {
+            token: settings.plugins.upload_token.clone(),
+            max_bytes: settings.plugins.max_upload_bytes,
         },
         shutdown: shutdown.clone(),
         streams: streams_out.clone(),

@@ -81,12 +81,23 @@ pub struct PipelineSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginSettings {
-    /// Directory of plugin files (`NAME.wasm`), loaded at start.
+    /// Directory of plugin files (`NAME.wasm`), watched.
     pub dir: PathBuf,
+    /// Bearer token for `PUT`/`DELETE /plugins/{name}`; without one, they
+    /// are disabled.
+    #[serde(default, serialize_with = "redacted")]
+    pub upload_token: Option<String>,
+    /// Largest plugin `PUT /plugins/{name}` accepts.
+    pub max_upload_bytes: usize,
     /// Linear memory cap per plugin instance, in MiB.
     pub memory_limit_mib: usize,
     /// Longest one plugin call may run.
     pub call_timeout_ms: u64,
+}
+
+/// A secret, printed (by `--print-config`) only as whether it is set.
+fn redacted<S: serde::Serializer>(secret: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if secret.is_some() { "(set)" } else { "(not set)" })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,6 +197,7 @@ impl Settings {
         let positive = [
             ("pipeline.batch_lines", self.pipeline.batch_lines as u64),
             ("ingest.max_body_bytes", self.ingest.max_body_bytes as u64),
+            ("plugins.max_upload_bytes", self.plugins.max_upload_bytes as u64),
             ("pipeline.batch_bytes", self.pipeline.batch_bytes as u64),
             ("pipeline.queue_batches", self.pipeline.queue_batches as u64),
             ("pipeline.max_line_bytes", self.pipeline.max_line_bytes as u64),

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -31,10 +31,19 @@ pub struct AppState {
     /// The choices `POST /ingest?parser=` has made so far, by name.
     pub ingest_choices: Arc<Mutex<HashMap<String, ParserHandle>>>,
     pub ingest_limits: IngestLimits,
+    pub uploads: UploadSettings,
     /// Cancelled on shutdown: generator streams send their close frames.
     pub shutdown: CancellationToken,
     /// Generator streams, waited for on shutdown.
     pub streams: TaskTracker,
+}
+
+/// `PUT`/`DELETE /plugins/{name}`.
+#[derive(Debug, Clone)]
+pub struct UploadSettings {
+    /// Without one, changing plugins over HTTP is disabled.
+    pub token: Option<String>,
+    pub max_bytes: usize,
 }
 
 /// Limits of `POST /ingest`.
@@ -47,12 +56,19 @@ pub struct IngestLimits {
 
 pub fn router(state: AppState) -> Router {
     let max_body = state.ingest_limits.max_body_bytes;
+    let max_upload = state.uploads.max_bytes;
     Router::new()
         .route("/healthz", get(stats::healthz))
         .route("/stats", get(stats::get_stats))
         .route("/stats/{service}", get(stats::get_service))
         .route("/sources", get(stats::get_sources))
         .route("/plugins", get(plugins::list_plugins))
+        .route(
+            "/plugins/{name}",
+            put(plugins::put_plugin)
+                .delete(plugins::delete_plugin)
+                .layer(DefaultBodyLimit::max(max_upload)),
+        )
         .route("/ingest", post(ingest::ingest).layer(DefaultBodyLimit::max(max_body)))
         .route("/ws/logs", get(generator::ws_logs))
         .fallback(stats::not_found)

@@ -1,11 +1,15 @@
 //! `GET /plugins`: the parsers the service has loaded.
 
 use axum::Json;
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 
-use super::AppState;
-use crate::plugin::{PluginCounters, PluginSource};
+use super::{ApiError, AppState};
+use crate::plugin::catalog::ChangeError;
+use crate::plugin::{CompiledPlugin, PluginCounters, PluginSource};
 
 fn counters(counters: &PluginCounters) -> CountersDoc {
     let read = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
@@ -27,7 +31,7 @@ pub struct PluginDoc {
     pub version: String,
     /// SHA-256 of the component's bytes.
     pub sha256: String,
-    /// `built-in` or `file`.
+    /// `built-in`, `file` (dropped in the plugin directory) or `upload`.
     pub source: &'static str,
     /// The file, for a plugin from the plugin directory.
     pub path: Option<String>,
@@ -53,6 +57,104 @@ pub struct CountersDoc {
     pub wrong_outcome_counts: u64,
 }
 
+fn plugin_doc(plugin: &CompiledPlugin) -> PluginDoc {
+    let (source, path) = match plugin.source() {
+        PluginSource::Builtin => ("built-in", None),
+        PluginSource::File(path) => ("file", Some(path.display().to_string())),
+        PluginSource::Upload(path) => ("upload", Some(path.display().to_string())),
+    };
+    PluginDoc {
+        name: plugin.name().to_owned(),
+        version: plugin.version().to_owned(),
+        sha256: plugin.sha256().to_owned(),
+        source,
+        path,
+        loaded_at: crate::time::rfc3339_millis(plugin.loaded_at_ms()),
+        degraded: plugin.counters().degraded(),
+        counters: counters(plugin.counters()),
+    }
+}
+
+/// `PUT /plugins/{name}`: the body is a component; checked, kept in the
+/// plugin directory and swapped in, or refused with the reason.
+pub async fn put_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<PluginDoc>, ApiError> {
+    authorize(&state, &headers)?;
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
+            "the plugin is larger than plugins.max_upload_bytes ({} bytes)",
+            state.uploads.max_bytes
+        )),
+        _ => ApiError::BadRequest(rejection.body_text()),
+    })?;
+    let parsers = state.parsers.clone();
+    let installed = tokio::task::spawn_blocking(move || {
+        parsers
+            .catalog()
+            .install(&name, &body, &|plugin| parsers.accepts(plugin))
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    installed.map(|plugin| Json(plugin_doc(&plugin))).map_err(change_error)
+}
+
+/// `DELETE /plugins/{name}`: removes an uploaded or dropped-in plugin (a
+/// built-in it replaced comes back).
+pub async fn delete_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let parsers = state.parsers.clone();
+    let removed = {
+        let name = name.clone();
+        tokio::task::spawn_blocking(move || parsers.catalog().remove(&name, &|plugin| parsers.accepts(plugin)))
+            .await
+            .map_err(anyhow::Error::from)?
+    };
+    removed.map_err(change_error)?;
+    Ok(Json(serde_json::json!({ "removed": name })))
+}
+
+fn change_error(error: ChangeError) -> ApiError {
+    match error {
+        ChangeError::Refused(reason) => ApiError::BadRequest(reason),
+        ChangeError::Unknown(_) => ApiError::NotFound(error.to_string()),
+        ChangeError::Io(_) => ApiError::Internal(error.into()),
+    }
+}
+
+/// Changing plugins needs the configured token: none configured, 403; a
+/// missing or wrong one, 401.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &state.uploads.token else {
+        return Err(ApiError::Forbidden(
+            "changing plugins over HTTP is disabled: set plugins.upload_token (or LOGPROC_PLUGINS__UPLOAD_TOKEN) to enable it".into(),
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match given {
+        Some(given) if same_secret(given.as_bytes(), token.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::Unauthorized("wrong bearer token".into())),
+        None => Err(ApiError::Unauthorized(
+            "missing `Authorization: Bearer <plugins.upload_token>` header".into(),
+        )),
+    }
+}
+
+/// Compares in time that does not depend on where the bytes differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 /// A plugin file that was refused (the version before it serves on).
 #[derive(Debug, Serialize)]
 pub struct RefusedDoc {
@@ -74,26 +176,7 @@ pub struct PluginsDoc {
 
 pub async fn list_plugins(State(state): State<AppState>) -> Json<PluginsDoc> {
     let catalog = state.parsers.catalog();
-    let mut plugins: Vec<PluginDoc> = catalog
-        .plugins()
-        .values()
-        .map(|plugin| {
-            let (source, path) = match plugin.source() {
-                PluginSource::Builtin => ("built-in", None),
-                PluginSource::File(path) => ("file", Some(path.display().to_string())),
-            };
-            PluginDoc {
-                name: plugin.name().to_owned(),
-                version: plugin.version().to_owned(),
-                sha256: plugin.sha256().to_owned(),
-                source,
-                path,
-                loaded_at: crate::time::rfc3339_millis(plugin.loaded_at_ms()),
-                degraded: plugin.counters().degraded(),
-                counters: counters(plugin.counters()),
-            }
-        })
-        .collect();
+    let mut plugins: Vec<PluginDoc> = catalog.plugins().values().map(|plugin| plugin_doc(plugin)).collect();
     plugins.sort_by(|a, b| a.name.cmp(&b.name));
     let refused = catalog
         .refused()

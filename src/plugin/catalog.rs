@@ -38,6 +38,22 @@ pub struct Catalog {
     current: RwLock<Plugins>,
     /// Refused files, by plugin name.
     refused: Mutex<BTreeMap<String, Refused>>,
+    /// Held by whatever changes the plugins: one change at a time.
+    changing: Mutex<()>,
+}
+
+/// Why an upload or a removal did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The name or the plugin is not acceptable.
+    #[error("{0}")]
+    Refused(String),
+    /// No such plugin.
+    #[error("no plugin named `{0}`")]
+    Unknown(String),
+    /// The plugin directory could not be written.
+    #[error("cannot write the plugin directory: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl Catalog {
@@ -60,6 +76,7 @@ impl Catalog {
             current: RwLock::new(builtin_plugins.clone()),
             builtins: builtin_plugins,
             refused: Mutex::new(BTreeMap::new()),
+            changing: Mutex::new(()),
         };
         // Nothing routes to a plugin yet: settings are checked when routes are made.
         catalog.rescan(&|_| Ok(()));
@@ -92,6 +109,7 @@ impl Catalog {
     /// that does not is refused and the version before it serves on. A
     /// removed file's plugin goes, and a built-in it replaced comes back.
     pub fn rescan(&self, accept: &dyn Fn(&CompiledPlugin) -> Result<(), String>) {
+        let _changing = self.changing.lock().expect("catalog lock poisoned");
         let files = plugin_files(&self.dir);
         let current = self.plugins();
         let mut refused = self.refused.lock().expect("catalog lock poisoned");
@@ -145,7 +163,7 @@ impl Catalog {
         }
         let removed: Vec<String> = plugins
             .iter()
-            .filter(|(name, plugin)| matches!(plugin.source(), PluginSource::File(_)) && !on_disk.contains(name))
+            .filter(|(name, plugin)| plugin.source() != &PluginSource::Builtin && !on_disk.contains(name))
             .map(|(name, _)| name.clone())
             .collect();
         for name in removed {
@@ -160,6 +178,81 @@ impl Catalog {
                 }
             }
         }
+    }
+}
+
+impl Catalog {
+    /// Checks `bytes` as plugin `name` (the contract, then `accept`) and, if
+    /// it passes, keeps it in the plugin directory and swaps it in.
+    pub fn install(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        accept: &dyn Fn(&CompiledPlugin) -> Result<(), String>,
+    ) -> Result<Arc<CompiledPlugin>, ChangeError> {
+        check_name(name)?;
+        let _changing = self.changing.lock().expect("catalog lock poisoned");
+        let path = self.dir.join(format!("{name}.wasm"));
+        let plugin = self
+            .engine
+            .compile(name, bytes, PluginSource::Upload(path.clone()))
+            .map_err(|error| ChangeError::Refused(error.to_string()))?;
+        accept(&plugin).map_err(ChangeError::Refused)?;
+        // Written whole, then renamed: the directory never holds half a plugin.
+        let partial = self.dir.join(format!(".{name}.upload"));
+        std::fs::create_dir_all(&self.dir)?;
+        std::fs::write(&partial, bytes)?;
+        std::fs::rename(&partial, &path)?;
+        let plugin = Arc::new(plugin);
+        self.refused.lock().expect("catalog lock poisoned").remove(name);
+        let before = self
+            .current
+            .write()
+            .expect("catalog lock poisoned")
+            .insert(name.to_owned(), plugin.clone());
+        info!(
+            plugin = name,
+            version = plugin.version(),
+            replaces = before.as_ref().map_or("nothing", |old| old.version()),
+            "Plugin uploaded."
+        );
+        Ok(plugin)
+    }
+
+    /// Removes plugin `name`'s file: a built-in it replaced comes back.
+    pub fn remove(
+        &self,
+        name: &str,
+        accept: &dyn Fn(&CompiledPlugin) -> Result<(), String>,
+    ) -> Result<(), ChangeError> {
+        check_name(name)?;
+        let path = self.dir.join(format!("{name}.wasm"));
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(match self.builtins.contains_key(name) {
+                    true => ChangeError::Refused(format!("`{name}` is built in and cannot be removed (only replaced)")),
+                    false => ChangeError::Unknown(name.to_owned()),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        }
+        self.rescan(accept);
+        Ok(())
+    }
+}
+
+/// A plugin name is a file name: letters, digits, `-` and `_`.
+fn check_name(name: &str) -> Result<(), ChangeError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name != "auto"
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    match valid {
+        true => Ok(()),
+        false => Err(ChangeError::Refused(format!(
+            "`{name}` is not a plugin name: use 1 to 64 letters, digits, `-` or `_` (and not `auto`)"
+        ))),
     }
 }
 

@@ -190,6 +190,8 @@ pub enum PluginSource {
     Builtin,
     /// A file in the plugin directory.
     File(std::path::PathBuf),
+    /// Uploaded with `PUT /plugins/{name}` (and kept as this file).
+    Upload(std::path::PathBuf),
 }
 
 /// The SHA-256 of `bytes`, in hex.

@@ -141,6 +141,26 @@ impl App {
         (status, body.read_json().expect("JSON body"))
     }
 
+    /// PUT `body` to `path` with `token` as bearer: (status, JSON body).
+    pub fn put(&self, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
+        let mut request = self.agent.put(self.url(path));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let (status, mut body) = self.call(request.send(body));
+        (status, body.read_json().expect("JSON body"))
+    }
+
+    /// DELETE `path` with `token` as bearer: (status, JSON body).
+    pub fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.agent.delete(self.url(path));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let (status, mut body) = self.call(request.call());
+        (status, body.read_json().expect("JSON body"))
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -157,3 +157,80 @@ fn a_refused_version_leaves_the_old_one_serving_and_a_removed_plugin_counts_line
     append(&file, &lines(10, &mut truth));
     assert_eq!(app.wait_until_read(&file), truth.stats());
 }
+
+#[test]
+fn uploads_need_the_token_are_checked_and_swap_the_plugin() {
+    let setup = setup();
+    // Without a token configured, changing plugins over HTTP is disabled.
+    let app = App::spawn(&setup.dirs, &["--config", &setup.config]);
+    let v2 = std::fs::read(&setup.versions[1]).unwrap();
+    let (status, body) = app.put("/plugins/hostile", Some("anything"), &v2);
+    assert_eq!(
+        (status, body["error"].as_str().unwrap().contains("disabled")),
+        (403, true),
+        "{body}"
+    );
+    assert!(app.terminate().success());
+
+    let config = format!("{}.token.yaml", setup.config);
+    let yaml = std::fs::read_to_string(&setup.config).unwrap();
+    std::fs::write(
+        &config,
+        yaml.replace(
+            "plugins:\n",
+            "plugins:\n  upload_token: s3cret\n  max_upload_bytes: 1000000\n",
+        ),
+    )
+    .unwrap();
+    let app = App::spawn(&setup.dirs, &["--config", &config]);
+    let cases: [(Option<&str>, &[u8], u16, &str); 4] = [
+        (None, &v2, 401, "missing `Authorization: Bearer"),
+        (Some("guess"), &v2, 401, "wrong bearer token"),
+        (Some("s3cret"), b"garbage", 400, "not a WebAssembly file"),
+        (
+            Some("s3cret"),
+            &[0u8; 1_000_001],
+            413,
+            "larger than plugins.max_upload_bytes",
+        ),
+    ];
+    for (token, body, status, message) in cases {
+        let (got, answer) = app.put("/plugins/hostile", token, body);
+        assert_eq!(got, status, "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains(message), "{answer}");
+    }
+    // Nothing changed.
+    assert_eq!(plugin(&app, "hostile")["version"], "1.0.0");
+
+    let (status, answer) = app.put("/plugins/hostile", Some("s3cret"), &v2);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (answer["version"].as_str(), answer["source"].as_str()),
+        (Some("2.0.0"), Some("upload"))
+    );
+    assert_eq!(plugin(&app, "hostile")["version"], "2.0.0");
+    // Kept in the plugin directory, byte for byte.
+    assert_eq!(std::fs::read(setup.plugin_dir.join("hostile.wasm")).unwrap(), v2);
+    let mut truth = Truth::default();
+    let file = setup.dirs.watched("after.hostile");
+    std::fs::write(&file, lines(30, &mut truth)).unwrap();
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+
+    // Removed; built-ins cannot be, unknown plugins are not found.
+    assert_eq!(app.delete("/plugins/hostile", None).0, 401);
+    assert_eq!(app.delete("/plugins/hostile", Some("s3cret")).0, 200);
+    let (_, plugins) = app.get("/plugins");
+    assert!(
+        !plugins["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "hostile"),
+        "{plugins}"
+    );
+    let (status, answer) = app.delete("/plugins/json", Some("s3cret"));
+    assert_eq!(status, 400);
+    assert!(answer["error"].as_str().unwrap().contains("built in"), "{answer}");
+    assert_eq!(app.delete("/plugins/nosuch", Some("s3cret")).0, 404);
+    assert_eq!(app.put("/plugins/..%2Fescape", Some("s3cret"), &v2).0, 400);
+}
