@@ -1,6 +1,7 @@
 //! Wiring: the long-running service (`serve`) and the one-shot run
 //! (`process`), both over the same pipeline.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use crate::ingest::file::{FileReader, LastLine, ReadLimits};
 use crate::ingest::watch::{WatchContext, watch_dir};
 use crate::ingest::websocket::follow_websocket;
 use crate::pipeline::route::AUTO;
-use crate::pipeline::{Parsers, Pipeline, Router};
+use crate::pipeline::{ParserHandle, Parsers, Pipeline, Router};
 use crate::plugin::PluginEngine;
 use crate::plugin::catalog::{Accept, Catalog, follow_dir};
 use crate::stats::{self, Stats};
@@ -89,8 +90,9 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     }));
     let streams_in = TaskTracker::new();
     for source in &settings.sources.websocket {
+        let parser_settings: Vec<_> = source.settings.clone().into_iter().collect();
         let parser = parsers
-            .choose(&source.parser, &[])
+            .choose(&source.parser, &parser_settings)
             .with_context(|| format!("WebSocket source {}", source.url))?;
         streams_in.spawn(follow_websocket(
             source.url.clone(),
@@ -108,6 +110,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         batches: pipeline.batches.clone(),
         parsers: parsers.clone(),
         ingest_choices: Arc::default(),
+        http_sources: Arc::new(http_sources(&parsers, &settings)?),
         ingest_limits: IngestLimits {
             max_body_bytes: settings.ingest.max_body_bytes,
             batch_lines: settings.pipeline.batch_lines,
@@ -169,6 +172,23 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     }
     info!("Stopped.");
     Ok(())
+}
+
+/// The parsers of the named HTTP sources (`POST /ingest?source=NAME`).
+fn http_sources(parsers: &Parsers, settings: &Settings) -> anyhow::Result<HashMap<String, ParserHandle>> {
+    let mut sources = HashMap::new();
+    for source in &settings.sources.http {
+        let choice_settings: Vec<_> = source.settings.clone().into_iter().collect();
+        let parser = parsers
+            .choose(&source.parser, &choice_settings)
+            .with_context(|| format!("HTTP source `{}`", source.name))?;
+        anyhow::ensure!(
+            sources.insert(source.name.clone(), parser).is_none(),
+            "HTTP source `{}` is configured twice",
+            source.name
+        );
+    }
+    Ok(sources)
 }
 
 /// Runs the pipeline once over `files` (each read to its end, a last line

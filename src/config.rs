@@ -113,6 +113,22 @@ pub struct SourceSettings {
     /// WebSocket streams to subscribe to; each text message is a log line.
     #[serde(default)]
     pub websocket: Vec<WebSocketSource>,
+    /// Named parsers for `POST /ingest?source=NAME`.
+    #[serde(default)]
+    pub http: Vec<HttpSource>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSource {
+    /// What `?source=` names.
+    pub name: String,
+    /// A plugin name, or `auto`.
+    #[serde(default = "auto")]
+    pub parser: String,
+    /// Settings for the plugin.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +139,9 @@ pub struct WebSocketSource {
     /// A plugin name, or `auto`.
     #[serde(default = "auto")]
     pub parser: String,
+    /// Settings for the plugin.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
 }
 
 fn auto() -> String {
@@ -188,6 +207,7 @@ impl Settings {
             .extend(overrides.ws_sources.iter().map(|url| WebSocketSource {
                 url: url.clone(),
                 parser: auto(),
+                settings: BTreeMap::new(),
             }));
         settings.validate()?;
         Ok(settings)

@@ -17,6 +17,7 @@ use crate::pipeline::{BatchBuilder, Counted, Parser, Progress, SourceId};
 #[serde(deny_unknown_fields)]
 pub struct IngestQuery {
     parser: Option<String>,
+    source: Option<String>,
 }
 
 /// Lines parsed, and lines that could not be (blank lines are neither).
@@ -32,8 +33,15 @@ pub async fn ingest(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestResponse>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let name = query.parser.as_deref().unwrap_or(AUTO);
-    let parser = ingest_parser(&state, name)?;
+    let parser = match (&query.source, &query.parser) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "give `source` or `parser`, not both: a source names its parser".into(),
+            ));
+        }
+        (Some(source), None) => source_parser(&state, source)?,
+        (None, parser) => ingest_parser(&state, parser.as_deref().unwrap_or(AUTO))?,
+    };
     let parser = &parser;
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
@@ -67,6 +75,23 @@ pub async fn ingest(
         accepted: total.parsed,
         invalid: total.invalid,
     }))
+}
+
+/// The current parser of the configured HTTP source `name`.
+fn source_parser(state: &AppState, name: &str) -> Result<Parser, ApiError> {
+    let choice = state.http_sources.get(name).ok_or_else(|| {
+        let mut known: Vec<_> = state.http_sources.keys().map(String::as_str).collect();
+        known.sort_unstable();
+        ApiError::BadRequest(format!(
+            "unknown source `{name}`; configured (sources.http): {}",
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        ))
+    })?;
+    choice.current().map_err(ApiError::BadRequest)
 }
 
 /// The current parser `name` names: a plugin (as loaded now) or `auto`.

@@ -30,6 +30,8 @@ pub struct AppState {
     pub parsers: Arc<Parsers>,
     /// The choices `POST /ingest?parser=` has made so far, by name.
     pub ingest_choices: Arc<Mutex<HashMap<String, ParserHandle>>>,
+    /// The configured HTTP sources (`POST /ingest?source=`), by name.
+    pub http_sources: Arc<HashMap<String, ParserHandle>>,
     pub ingest_limits: IngestLimits,
     pub uploads: UploadSettings,
     /// Cancelled on shutdown: generator streams send their close frames.

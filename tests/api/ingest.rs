@@ -129,3 +129,39 @@ fn serve_can_follow_its_own_generator() {
         (app.stats()["lines"].as_u64().unwrap() > stats["lines"].as_u64().unwrap()).then_some(())
     });
 }
+
+#[test]
+fn a_named_http_source_parses_with_its_configured_plugin_and_settings() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("http-sources.yaml");
+    // A format of its own, parsed by the regex plugin with this route's pattern.
+    std::fs::write(
+        &config,
+        "sources:\n  http:\n    - name: legacy\n      parser: regex\n      settings:\n        \
+         pattern: '^(?P<level>[A-Z]+)\\|(?P<service>\\w+)\\|(?P<message>.*)$'\n",
+    )
+    .unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    let (status, body) = app.post(
+        "/ingest?source=legacy",
+        b"ERROR|billing|card declined\nWARN|billing|slow\nnot it\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["accepted"].as_u64(), body["invalid"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let (_, billing) = app.get("/stats/billing");
+    assert_eq!(
+        (billing["levels"]["ERROR"].as_u64(), billing["levels"]["WARN"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    let (status, body) = app.post("/ingest?source=nosuch", b"x\n");
+    assert_eq!(
+        (status, body["error"].as_str().unwrap()),
+        (400, "unknown source `nosuch`; configured (sources.http): legacy")
+    );
+    let (status, _) = app.post("/ingest?source=legacy&parser=json", b"x\n");
+    assert_eq!(status, 400);
+}
