@@ -40,6 +40,12 @@ impl Dirs {
     pub fn watched(&self, name: &str) -> PathBuf {
         self.watch().join(name)
     }
+    /// A plugin directory, created empty (name it with `plugins.dir`).
+    pub fn plugin_dir(&self) -> PathBuf {
+        let dir = self.root.path().join("plugins-runtime");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
 }
 
 /// A running `logproc serve`.

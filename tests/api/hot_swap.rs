@@ -40,8 +40,7 @@ struct Setup {
 /// the first installed, and a config routing `*.hostile` to it.
 fn setup() -> Setup {
     let dirs = Dirs::new();
-    let plugin_dir = dirs.root.path().join("plugins-runtime");
-    std::fs::create_dir(&plugin_dir).unwrap();
+    let plugin_dir = dirs.plugin_dir();
     let versions = ["1.0.0", "2.0.0"].map(|version| {
         let path = dirs.root.path().join(format!("hostile-{version}.wasm"));
         build_component(

@@ -139,8 +139,7 @@ fn logfmt_lines(count: usize, truth: &mut Truth) -> String {
 #[test]
 fn a_plugin_dropped_in_the_plugin_dir_parses_the_files_routed_to_it() {
     let dirs = Dirs::new();
-    let plugin_dir = dirs.root.path().join("plugins-runtime");
-    std::fs::create_dir(&plugin_dir).unwrap();
+    let plugin_dir = dirs.plugin_dir();
     std::fs::copy(logfmt_plugin(), plugin_dir.join("logfmt.wasm")).unwrap();
     // A broken file next to it is refused and logged; the service runs on.
     std::fs::write(plugin_dir.join("broken.wasm"), b"not a plugin").unwrap();

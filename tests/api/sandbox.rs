@@ -25,8 +25,7 @@ fn hostile_file(bad: &str, before: usize, after: usize, truth: &mut Truth) -> St
 #[test]
 fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     let dirs = Dirs::new();
-    let plugin_dir = dirs.root.path().join("plugins-runtime");
-    std::fs::create_dir(&plugin_dir).unwrap();
+    let plugin_dir = dirs.plugin_dir();
     build_component(
         "tests/fixtures/hostile",
         "hostile",

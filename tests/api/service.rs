@@ -6,15 +6,7 @@ use crate::helpers::{App, Dirs, logproc};
 fn a_second_service_on_the_same_data_dir_stops_with_a_clear_error() {
     let dirs = Dirs::new();
     let _first = App::spawn(&dirs, &[]);
-    let output = logproc()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dirs.data())
-        .arg("--watch-dir")
-        .arg(dirs.watch())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_start(&dirs);
     assert!(stderr.contains("is in use by another process"), "{stderr}");
 }
 
