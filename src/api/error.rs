@@ -25,6 +25,17 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+impl ApiError {
+    /// A request body that could not be read: `too_large` says which limit
+    /// it broke (413); anything else is a 400.
+    pub fn from_body(rejection: axum::extract::rejection::BytesRejection, too_large: String) -> ApiError {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(too_large),
+            _ => ApiError::BadRequest(rejection.body_text()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {

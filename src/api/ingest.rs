@@ -4,7 +4,6 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
@@ -43,12 +42,12 @@ pub async fn ingest(
         (None, parser) => ingest_parser(&state, parser.as_deref().unwrap_or(AUTO))?,
     };
     let parser = &parser;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
-            "the body is larger than ingest.max_body_bytes ({} bytes); send it in parts",
-            state.ingest_limits.max_body_bytes
-        )),
-        _ => ApiError::BadRequest(rejection.body_text()),
+    let body = body.map_err(|rejection| {
+        let limit = state.ingest_limits.max_body_bytes;
+        ApiError::from_body(
+            rejection,
+            format!("the body is larger than ingest.max_body_bytes ({limit} bytes); send it in parts"),
+        )
     })?;
 
     let limits = state.ingest_limits;

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use serde::Serialize;
 
 use super::{ApiError, AppState};
@@ -84,12 +84,12 @@ pub async fn put_plugin(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PluginDoc>, ApiError> {
     authorize(&state, &headers)?;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
-            "the plugin is larger than plugins.max_upload_bytes ({} bytes)",
-            state.uploads.max_bytes
-        )),
-        _ => ApiError::BadRequest(rejection.body_text()),
+    let body = body.map_err(|rejection| {
+        let limit = state.uploads.max_bytes;
+        ApiError::from_body(
+            rejection,
+            format!("the plugin is larger than plugins.max_upload_bytes ({limit} bytes)"),
+        )
     })?;
     let parsers = state.parsers.clone();
     let installed = tokio::task::spawn_blocking(move || {

@@ -114,6 +114,8 @@ impl Catalog {
         let current = self.plugins();
         let mut refused = self.refused.lock().expect("catalog lock poisoned");
         refused.retain(|name, _| files.iter().any(|(file, _, _)| file == name));
+        // Listed once: what is on disk decides removals too.
+        let on_disk: Vec<String> = files.iter().map(|(name, _, _)| name.clone()).collect();
         let changed: Vec<_> = files
             .into_iter()
             .filter(|(name, bytes, _)| {
@@ -123,7 +125,6 @@ impl Catalog {
                 !loaded && !already_refused
             })
             .collect();
-        let on_disk: Vec<String> = plugin_files_names(&self.dir);
         let mut swaps = Vec::new();
         for ((name, bytes, source), (_, result)) in changed.iter().zip(compile_all(&self.engine, &changed)) {
             let PluginSource::File(path) = source else { continue };
@@ -279,14 +280,6 @@ fn compile_all(
             .map(|(name, handle)| (name, handle.join().expect("plugin compilation panicked")))
             .collect()
     })
-}
-
-/// The plugin names of the `NAME.wasm` files in `dir`.
-fn plugin_files_names(dir: &Path) -> Vec<String> {
-    plugin_paths(dir)
-        .into_iter()
-        .filter_map(|path| Some(path.file_stem()?.to_str()?.to_owned()))
-        .collect()
 }
 
 /// The `NAME.wasm` files in `dir` (none if it does not exist).
