@@ -24,11 +24,16 @@ use crate::plugin::catalog::{Accept, Catalog, follow_dir};
 use crate::stats::{self, Stats};
 use crate::store::{FileKey, MemoryStore, SledStore, Store};
 
-/// Compiles the built-in plugins and those in `plugins.dir`, in parallel and
-/// off the async threads (Cranelift takes up to a second per plugin).
+/// Compiles (or loads from the compile cache) the built-in plugins and those
+/// in `plugins.dir`, in parallel and off the async threads (Cranelift takes
+/// up to a second per plugin).
 pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Arc<Parsers>> {
-    let (limits, dir) = (settings.plugin_limits(), settings.plugins.dir.clone());
-    let catalog = tokio::task::spawn_blocking(move || Catalog::load(PluginEngine::new(limits)?, &dir)).await??;
+    let (limits, cache, dir) = (
+        settings.plugin_limits(),
+        settings.plugin_cache(),
+        settings.plugins.dir.clone(),
+    );
+    let catalog = tokio::task::spawn_blocking(move || Catalog::load(PluginEngine::new(limits, cache)?, &dir)).await??;
     release_free_memory();
     Ok(Arc::new(Parsers::new(Arc::new(catalog))))
 }

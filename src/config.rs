@@ -93,6 +93,11 @@ pub struct PluginSettings {
     pub memory_limit_mib: usize,
     /// Longest one plugin call may run.
     pub call_timeout_ms: u64,
+    /// Keep compiled plugins on disk, so each is compiled once.
+    pub compile_cache: bool,
+    /// Where; unset, the user's cache directory.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// A secret, printed (by `--print-config`) only as whether it is set.
@@ -261,6 +266,26 @@ impl Settings {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.server.shutdown_timeout_ms)
+    }
+
+    /// The compiled-plugin cache: `plugins.cache_dir`, else
+    /// `$XDG_CACHE_HOME/logproc`, else `~/.cache/logproc`; none when
+    /// disabled or when there is no such directory to use.
+    pub fn plugin_cache(&self) -> Option<crate::plugin::CompileCache> {
+        if !self.plugins.compile_cache {
+            return None;
+        }
+        let from_env = |name| {
+            std::env::var_os(name)
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from)
+        };
+        let dir = self.plugins.cache_dir.clone().or_else(|| {
+            from_env("XDG_CACHE_HOME")
+                .or_else(|| from_env("HOME").map(|home| home.join(".cache")))
+                .map(|cache| cache.join("logproc"))
+        })?;
+        Some(crate::plugin::CompileCache::new(dir))
     }
 
     pub fn plugin_limits(&self) -> crate::plugin::Limits {

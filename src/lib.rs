@@ -17,9 +17,11 @@
 //! - [`api`]: the HTTP routes.
 //! - [`generator`]: realistic synthetic logs, over WebSocket and into files.
 //! - [`time`]: epoch milliseconds and RFC 3339.
+//! - [`atomic_file`]: files replaced whole (markers, plugins, caches).
 
 pub mod api;
 pub mod app;
+pub mod atomic_file;
 pub mod cli;
 pub mod config;
 pub mod generator;

@@ -83,7 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::Check(args)) => {
             init_logging("warn");
             let settings = Settings::load(None, &Overrides::default())?;
-            let engine = logproc::plugin::PluginEngine::new(settings.plugin_limits())?;
+            let engine = logproc::plugin::PluginEngine::new(settings.plugin_limits(), settings.plugin_cache())?;
             let sample = match &args.sample {
                 Some(path) => Some(
                     std::fs::read_to_string(path)

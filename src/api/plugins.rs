@@ -53,7 +53,8 @@ pub struct CountersDoc {
     pub traps: u64,
     /// Calls stopped at `plugins.call_timeout_ms`.
     pub timeouts: u64,
-    /// Calls that returned a wrong number of outcomes.
+    /// Calls that broke the contract: a wrong number of outcomes, or a
+    /// name index past the names returned.
     pub wrong_outcome_counts: u64,
 }
 

@@ -11,7 +11,7 @@ use super::Done;
 use super::batch::Batch;
 use super::route::{Parser, ParserSpec};
 use crate::model::{Delta, Level, UNKNOWN_NAME};
-use crate::plugin::{Entry, Outcome, PluginInstance};
+use crate::plugin::{Entry, Outcome, ParsedBatch, PluginInstance};
 
 /// An instance is replaced after this many batches: a Store frees nothing,
 /// so a plugin that leaks would otherwise grow until its memory cap.
@@ -95,18 +95,16 @@ fn parse_with(
     let (parsed_before, invalid_before) = (delta.parsed, delta.invalid);
     let plugin = &spec.plugin;
     match call(instances, spec, text, count) {
-        Ok(outcomes) => {
+        Ok(parsed) => {
             plugin.counters().batch_done(plugin.name(), true);
-            for outcome in outcomes {
-                record(delta, outcome, now_ms);
-            }
+            record(delta, &parsed, now_ms);
         }
         Err(failure) => {
             plugin.counters().batch_done(plugin.name(), false);
             warn!(plugin = plugin.name(), lines = count, error = %failure, "Plugin failed on a batch; parsing its lines one by one.");
             for line in text.split('\n').take(count) {
                 match call(instances, spec, line, 1) {
-                    Ok(outcomes) => record(delta, outcomes.into_iter().next().expect("one outcome"), now_ms),
+                    Ok(parsed) => record(delta, &parsed, now_ms),
                     Err(failure) => {
                         warn!(plugin = plugin.name(), line = preview(line), error = %failure, "Plugin failed on a line; counted invalid.");
                         delta.invalid += 1;
@@ -127,7 +125,7 @@ fn call(
     spec: &Arc<ParserSpec>,
     text: &str,
     count: usize,
-) -> Result<Vec<Outcome>, String> {
+) -> Result<ParsedBatch, String> {
     let counters = spec.plugin.counters();
     let mut cached = match instances.remove(&spec.id) {
         Some(cached) if cached.batches < BATCHES_PER_INSTANCE => cached,
@@ -141,18 +139,17 @@ fn call(
         },
     };
     match cached.instance.parse_batch(text) {
-        Ok(outcomes) if outcomes.len() == count => {
-            cached.batches += 1;
-            instances.insert(spec.id, cached);
-            Ok(outcomes)
-        }
-        Ok(outcomes) => {
-            counters.wrong_outcome_counts.fetch_add(1, Ordering::Relaxed);
-            Err(format!(
-                "returned {} outcomes for {count} lines (the contract is one per line)",
-                outcomes.len()
-            ))
-        }
+        Ok(parsed) => match parsed.check(count) {
+            Ok(()) => {
+                cached.batches += 1;
+                instances.insert(spec.id, cached);
+                Ok(parsed)
+            }
+            Err(broken) => {
+                counters.wrong_outcome_counts.fetch_add(1, Ordering::Relaxed);
+                Err(broken)
+            }
+        },
         Err(error) => {
             counters.failed_call(&error);
             Err(error.to_string())
@@ -166,23 +163,31 @@ fn preview(line: &str) -> &str {
     &line[..end]
 }
 
-fn record(delta: &mut Delta, outcome: Outcome, now_ms: i64) {
-    match outcome {
-        Outcome::Parsed(Entry {
-            timestamp_ms,
-            level,
-            service,
-            component,
-            ..
-        }) => {
-            let service = name_or_unknown(service.as_deref());
-            let component = name_or_unknown(component.as_deref());
-            delta.record(&service, &component, Level::from(level), timestamp_ms.unwrap_or(now_ms));
-        }
-        Outcome::Skipped => {}
-        Outcome::Invalid(reason) => {
-            debug!(%reason, "Invalid line.");
-            delta.invalid += 1;
+/// Counts a checked batch's outcomes into `delta`.
+fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64) {
+    // Each name is cleaned once per batch, not once per line.
+    let names: Vec<_> = parsed.names.iter().map(|name| name_or_unknown(Some(name))).collect();
+    let name = |index: Option<u32>| index.map_or(UNKNOWN_NAME, |index| &names[index as usize]);
+    for outcome in &parsed.outcomes {
+        match outcome {
+            Outcome::Parsed(Entry {
+                timestamp_ms,
+                level,
+                service,
+                component,
+            }) => {
+                delta.record(
+                    name(*service),
+                    name(*component),
+                    Level::from(*level),
+                    timestamp_ms.unwrap_or(now_ms),
+                );
+            }
+            Outcome::Skipped => {}
+            Outcome::Invalid(reason) => {
+                debug!(%reason, "Invalid line.");
+                delta.invalid += 1;
+            }
         }
     }
 }

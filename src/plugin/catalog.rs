@@ -199,11 +199,9 @@ impl Catalog {
             .compile(name, bytes, PluginSource::Upload(path.clone()))
             .map_err(|error| ChangeError::Refused(error.to_string()))?;
         accept(&plugin).map_err(ChangeError::Refused)?;
-        // Written whole, then renamed: the directory never holds half a plugin.
-        let partial = self.dir.join(format!(".{name}.upload"));
+        // The directory never holds half a plugin.
         std::fs::create_dir_all(&self.dir)?;
-        std::fs::write(&partial, bytes)?;
-        std::fs::rename(&partial, &path)?;
+        crate::atomic_file::write(&path, &[bytes])?;
         let plugin = Arc::new(plugin);
         self.refused.lock().expect("catalog lock poisoned").remove(name);
         let before = self

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use super::{Entry, Outcome, PluginEngine};
+use super::{Entry, Outcome, ParsedBatch, PluginEngine};
 use crate::model::Level;
 
 /// Lines per call, as the service batches them.
@@ -50,26 +50,23 @@ pub fn check(
     let mut outcomes = Vec::with_capacity(lines.len());
     for batch in lines.chunks(BATCH_LINES) {
         let returned = instance.parse_batch(&batch.join("\n")).context("parse-batch failed")?;
-        anyhow::ensure!(
-            returned.len() == batch.len(),
-            "parse-batch returned {} outcomes for {} lines; the contract is exactly one outcome per line, in order",
-            returned.len(),
-            batch.len()
-        );
-        outcomes.extend(returned);
+        returned
+            .check(batch.len())
+            .map_err(|reason| anyhow::anyhow!("parse-batch {reason}"))?;
+        outcomes.extend(returned.outcomes.iter().map(|outcome| describe(&returned, outcome)));
     }
-    let count = |wanted: fn(&Outcome) -> bool| outcomes.iter().filter(|outcome| wanted(outcome)).count();
+    let count = |kind: &str| outcomes.iter().filter(|outcome| outcome.starts_with(kind)).count();
     let _ = writeln!(
         report,
         "sample    {}: {} lines: {} parsed, {} invalid, {} skipped\n",
         sample_path.display(),
         lines.len(),
-        count(|outcome| matches!(outcome, Outcome::Parsed(_))),
-        count(|outcome| matches!(outcome, Outcome::Invalid(_))),
-        count(|outcome| matches!(outcome, Outcome::Skipped)),
+        count(PARSED),
+        count(INVALID),
+        count(SKIPPED),
     );
     for (number, outcome) in outcomes.iter().enumerate() {
-        let _ = writeln!(report, "{:>6}  {}", number + 1, describe(outcome));
+        let _ = writeln!(report, "{:>6}  {outcome}", number + 1);
     }
     Ok(report)
 }
@@ -78,16 +75,20 @@ fn none_or(text: &str) -> &str {
     if text.is_empty() { "none" } else { text }
 }
 
+const PARSED: &str = "parsed ";
+const INVALID: &str = "invalid ";
+const SKIPPED: &str = "skipped";
+
 /// One outcome as a line of the report.
-fn describe(outcome: &Outcome) -> String {
+fn describe(batch: &ParsedBatch, outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Skipped => "skipped".into(),
-        Outcome::Invalid(reason) => format!("invalid  {reason}"),
-        Outcome::Parsed(entry) => format!("parsed   {}", fields(entry)),
+        Outcome::Skipped => SKIPPED.into(),
+        Outcome::Invalid(reason) => format!("{INVALID} {reason}"),
+        Outcome::Parsed(entry) => format!("{PARSED}  {}", fields(batch, entry)),
     }
 }
 
-fn fields(entry: &Entry) -> String {
+fn fields(batch: &ParsedBatch, entry: &Entry) -> String {
     let mut text = format!("level={}", Level::from(entry.level).name());
     let mut field = |key: &str, value: Option<String>| {
         if let Some(value) = value {
@@ -95,9 +96,7 @@ fn fields(entry: &Entry) -> String {
         }
     };
     field("time", entry.timestamp_ms.map(crate::time::rfc3339_millis));
-    field("service", entry.service.clone());
-    field("component", entry.component.clone());
-    field("trace_id", entry.trace_id.clone());
-    field("message", entry.message.as_ref().map(|message| format!("{message:?}")));
+    field("service", batch.name(entry.service).map(str::to_owned));
+    field("component", batch.name(entry.component).map(str::to_owned));
     text
 }

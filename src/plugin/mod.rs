@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 mod builtin;
+mod cache;
 pub mod catalog;
 pub mod check;
 mod sandbox;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
+pub use cache::CompileCache;
 use sandbox::HostState;
 
 #[allow(missing_docs)]
@@ -25,7 +27,36 @@ mod bindings {
     });
 }
 
-pub use bindings::logproc::plugin::types::{Entry, Level as WitLevel, Outcome};
+pub use bindings::logproc::plugin::types::{Entry, Level as WitLevel, Outcome, ParsedBatch};
+
+impl ParsedBatch {
+    /// Checks what the contract promises: one outcome per line (`lines`),
+    /// and names that exist.
+    pub fn check(&self, lines: usize) -> Result<(), String> {
+        if self.outcomes.len() != lines {
+            return Err(format!(
+                "returned {} outcomes for {lines} lines (the contract is one per line)",
+                self.outcomes.len()
+            ));
+        }
+        let names = self.names.len();
+        let in_range = |index: Option<u32>| index.is_none_or(|index| (index as usize) < names);
+        match self.outcomes.iter().find(|outcome| match outcome {
+            Outcome::Parsed(entry) => !in_range(entry.service) || !in_range(entry.component),
+            _ => false,
+        }) {
+            Some(_) => Err(format!(
+                "returned an entry naming a service or component past the {names} names it gave"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The name at `index` (checked by [`ParsedBatch::check`]).
+    pub fn name(&self, index: Option<u32>) -> Option<&str> {
+        index.map(|index| self.names[index as usize].as_str())
+    }
+}
 
 impl From<WitLevel> for crate::model::Level {
     fn from(level: WitLevel) -> Self {
@@ -94,6 +125,7 @@ pub struct PluginEngine {
     engine: Engine,
     linker: Arc<Linker<HostState>>,
     limits: Limits,
+    cache: Option<CompileCache>,
 }
 
 /// How often the epoch advances; a call's deadline is counted in these ticks.
@@ -105,8 +137,9 @@ fn deadline_ticks(timeout: Duration) -> u64 {
 }
 
 impl PluginEngine {
-    /// Creates the engine and starts its epoch ticker.
-    pub fn new(limits: Limits) -> anyhow::Result<PluginEngine> {
+    /// Creates the engine and starts its epoch ticker. Compiled plugins are
+    /// kept in `cache`, if given.
+    pub fn new(limits: Limits, cache: Option<CompileCache>) -> anyhow::Result<PluginEngine> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
@@ -127,6 +160,7 @@ impl PluginEngine {
             engine,
             linker: Arc::new(linker),
             limits,
+            cache,
         })
     }
 
@@ -152,21 +186,25 @@ impl PluginEngine {
                 )));
             }
         }
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|reason| invalid(reason.context("not a valid WebAssembly component")))?;
+        let sha256 = sha256_hex(bytes);
+        let component = match &self.cache {
+            Some(cache) => cache.component(&self.engine, name, bytes, &sha256),
+            None => Component::new(&self.engine, bytes),
+        }
+        .map_err(|reason| invalid(reason.context("not a valid WebAssembly component")))?;
         let pre = self.linker.instantiate_pre(&component).map_err(|reason| {
             invalid(reason.context("it imports something logproc does not provide (a plugin may import WASI only)"))
         })?;
         let pre = bindings::LogParserPre::new(pre).map_err(|reason| {
             invalid(reason.context(
-                "it does not implement the world `log-parser` of wit/parser.wit (export logproc:plugin/parser@0.1.0)",
+                "it does not implement the world `log-parser` of wit/parser.wit (export logproc:plugin/parser@0.2.0; a plugin built for an older contract must be rebuilt with the current SDK)",
             ))
         })?;
         let mut plugin = CompiledPlugin {
             name: name.to_owned(),
             version: String::new(),
             source,
-            sha256: sha256_hex(bytes),
+            sha256,
             loaded_at_ms: crate::time::now_ms(),
             counters: PluginCounters::default(),
             engine: self.clone(),
@@ -213,7 +251,8 @@ pub struct PluginCounters {
     pub traps: AtomicU64,
     /// Calls stopped at the time limit.
     pub timeouts: AtomicU64,
-    /// Calls that returned a wrong number of outcomes.
+    /// Calls that broke the contract's promises: a wrong number of
+    /// outcomes, or a name index past the names returned.
     pub wrong_outcome_counts: AtomicU64,
     /// Batches in a row that needed their lines parsed one by one.
     failed_in_a_row: AtomicU64,
@@ -353,8 +392,8 @@ pub struct PluginInstance {
 }
 
 impl PluginInstance {
-    /// Parses one batch (lines joined by `\n`).
-    pub fn parse_batch(&mut self, lines: &str) -> Result<Vec<Outcome>, PluginError> {
+    /// Parses one batch (lines joined by `\n`); see [`ParsedBatch::check`].
+    pub fn parse_batch(&mut self, lines: &str) -> Result<ParsedBatch, PluginError> {
         self.call(|bindings, store| bindings.logproc_plugin_parser().call_parse_batch(store, lines))
     }
 

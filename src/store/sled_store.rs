@@ -108,12 +108,7 @@ fn check_format(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
 
 /// Writes the marker durably: a crash leaves either no marker or a whole one.
 fn write_marker(marker: &Path) -> std::io::Result<()> {
-    let temporary = marker.with_extension("tmp");
-    let mut file = std::fs::File::create(&temporary)?;
-    std::io::Write::write_all(&mut file, format!("format {}\n", keys::FORMAT_VERSION).as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, marker)?;
-    std::fs::File::open(marker.parent().unwrap_or(Path::new(".")))?.sync_all()
+    crate::atomic_file::write(marker, &[format!("format {}\n", keys::FORMAT_VERSION).as_bytes()])
 }
 
 impl Store for SledStore {

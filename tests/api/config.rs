@@ -24,7 +24,7 @@ fn file_then_environment_then_flags() {
     let file = dir.path().join("config.yaml");
     std::fs::write(
         &file,
-        "log_level: warn\nserver:\n  listen: 127.0.0.1:9001\nstorage:\n  data_dir: /from/file\n  commit_interval_ms: 50\nwatch:\n  dir: /from/file/logs\n",
+        "log_level: warn\nserver:\n  listen: 127.0.0.1:9001\nstorage:\n  data_dir: /from/file\n  commit_interval_ms: 120\nwatch:\n  dir: /from/file/logs\n",
     )
     .unwrap();
     let file = file.to_str().unwrap();
@@ -37,7 +37,7 @@ fn file_then_environment_then_flags() {
 
     let from_file = print_config(&["--config", file], &[]).unwrap();
     assert_eq!(from_file["server"]["listen"], "127.0.0.1:9001");
-    assert_eq!(from_file["storage"]["commit_interval_ms"], 50);
+    assert_eq!(from_file["storage"]["commit_interval_ms"], 120);
     assert_eq!(from_file["log_level"], "warn");
     // Keys the file does not name keep their defaults.
     assert_eq!(from_file["storage"]["data_dir"], "/from/file");

@@ -1,6 +1,7 @@
 //! A hostile plugin (tests/fixtures/hostile, built from source) loops, eats
-//! memory, panics and breaks the contract: only the lines it fails on are
-//! counted invalid, every other line is counted, and the service stays up.
+//! memory, panics and breaks the contract (outcome counts, name indexes):
+//! only the lines it fails on are counted invalid, every other line is
+//! counted, and the service stays up.
 
 use crate::helpers::{App, Dirs, build_component};
 use crate::truth::{Truth, json_lines};
@@ -45,7 +46,7 @@ fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     // One misbehaviour per file: each file is one batch with one bad line.
     let mut truth = Truth::default();
     let mut files = Vec::new();
-    for bad in ["LOOP", "BOMB", "PANIC", "EXTRA"] {
+    for bad in ["LOOP", "BOMB", "PANIC", "EXTRA", "BADNAME"] {
         let file = dirs.watched(&format!("{}.hostile", bad.to_lowercase()));
         std::fs::write(&file, hostile_file(bad, 20, 60, &mut truth)).unwrap();
         files.push(file);
@@ -67,8 +68,8 @@ fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     assert_eq!(
         hostile["counters"],
         serde_json::json!({
-            "batches": 4, "lines_parsed": 320, "lines_invalid": 4,
-            "traps": 4, "timeouts": 2, "wrong_outcome_counts": 2,
+            "batches": 5, "lines_parsed": 400, "lines_invalid": 5,
+            "traps": 4, "timeouts": 2, "wrong_outcome_counts": 4,
         })
     );
     assert_eq!(hostile["degraded"], true, "every batch failed");
@@ -79,7 +80,7 @@ fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     assert_eq!(app.wait_until_read(&clean), truth.stats());
     let hostile = plugin(&app, "hostile");
     assert_eq!(hostile["degraded"], false);
-    assert_eq!(hostile["counters"]["batches"], 5);
+    assert_eq!(hostile["counters"]["batches"], 6);
 }
 
 /// `name`'s entry in `/plugins`.

@@ -8,13 +8,13 @@
 //! Values are bare words or double-quoted strings (with `\"` and `\\`
 //! escapes). Recognised keys, first found wins: `time`/`ts`/`timestamp`,
 //! `level`/`lvl`/`severity`, `service`/`svc`/`app`,
-//! `component`/`logger`/`module`, `msg`/`message`, `trace_id`/`trace`.
-//! Other keys are ignored. Setting `service` names the service of lines that
+//! `component`/`logger`/`module`. Other keys (such as `msg`) are checked
+//! as logfmt and otherwise ignored: logproc counts by the keys above. Setting `service` names the service of lines that
 //! have none.
 
 use std::sync::OnceLock;
 
-use logproc_plugin_sdk::{Entry, Guest, Level, Outcome, PluginInfo, is_blank, parse_level, parse_timestamp};
+use logproc_plugin_sdk::{Guest, Level, Outcomes, ParsedBatch, PluginInfo, is_blank, parse_level, parse_timestamp};
 
 /// The service of lines without one (setting `service`).
 static DEFAULT_SERVICE: OnceLock<String> = OnceLock::new();
@@ -41,24 +41,28 @@ impl Guest for Logfmt {
         Ok(())
     }
 
-    fn parse_batch(lines: String) -> Vec<Outcome> {
-        logproc_plugin_sdk::lines(&lines).map(parse_line).collect()
+    fn parse_batch(lines: String) -> ParsedBatch {
+        let mut outcomes = Outcomes::default();
+        for line in logproc_plugin_sdk::lines(&lines) {
+            parse_line(line, &mut outcomes);
+        }
+        outcomes.finish()
     }
 }
 
 logproc_plugin_sdk::export!(Logfmt);
 
-fn parse_line(line: &str) -> Outcome {
+fn parse_line(line: &str, outcomes: &mut Outcomes) {
     if is_blank(line) {
-        return Outcome::Skipped;
+        return outcomes.skipped();
     }
     let pairs = match pairs(line) {
         Ok(pairs) => pairs,
-        Err(reason) => return Outcome::Invalid(reason),
+        Err(reason) => return outcomes.invalid(reason),
     };
     // Bare words are allowed as flags, but a line of nothing else is not logfmt.
     if pairs.iter().all(|(_, value)| value.is_none()) {
-        return Outcome::Invalid("no key=value pair".into());
+        return outcomes.invalid("no key=value pair");
     }
     let field = |keys: &[&str]| {
         keys.iter()
@@ -67,18 +71,17 @@ fn parse_line(line: &str) -> Outcome {
             .filter(|value| !value.is_empty())
     };
     let timestamp_ms = match field(&["time", "ts", "timestamp"]).as_deref().map(parse_timestamp) {
-        Some(Err(reason)) => return Outcome::Invalid(reason),
+        Some(Err(reason)) => return outcomes.invalid(reason),
         Some(Ok(timestamp)) => Some(timestamp),
         None => None,
     };
-    Outcome::Parsed(Entry {
+    let service = field(&["service", "svc", "app"]).or_else(|| DEFAULT_SERVICE.get().cloned());
+    outcomes.parsed(
         timestamp_ms,
-        level: field(&["level", "lvl", "severity"]).map_or(Level::Unknown, |name| parse_level(&name)),
-        service: field(&["service", "svc", "app"]).or_else(|| DEFAULT_SERVICE.get().cloned()),
-        component: field(&["component", "logger", "module"]),
-        message: field(&["msg", "message"]),
-        trace_id: field(&["trace_id", "trace"]),
-    })
+        field(&["level", "lvl", "severity"]).map_or(Level::Unknown, |name| parse_level(&name)),
+        service.as_deref(),
+        field(&["component", "logger", "module"]).as_deref(),
+    );
 }
 
 /// The `key=value` pairs of a line, in order; a bare `key` has no value.

@@ -1,14 +1,12 @@
 //! logproc's default JSON parser: one JSON object per line, in the mock
-//! generator's format (`timestamp` epoch ms or RFC 3339, `level`, `message`,
-//! `service`, `component`, `trace_id`, ...). Fields may come in any order;
-//! other fields are ignored.
+//! generator's format (`timestamp` epoch ms or RFC 3339, `level`, `service`,
+//! `component`, ...). Fields may come in any order; other fields are checked
+//! as JSON and otherwise ignored.
 
-use std::borrow::Cow;
-use std::fmt;
+mod scan;
 
-use logproc_plugin_sdk::{Entry, Guest, Outcome, PluginInfo, is_blank, parse_level, parse_timestamp};
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use logproc_plugin_sdk::{Guest, Level, Outcomes, ParsedBatch, PluginInfo, is_blank, parse_level, parse_timestamp};
+use scan::Timestamp;
 
 struct JsonParser;
 
@@ -27,137 +25,53 @@ impl Guest for JsonParser {
         }
     }
 
-    fn parse_batch(lines: String) -> Vec<Outcome> {
-        logproc_plugin_sdk::lines(&lines).map(parse_line).collect()
+    fn parse_batch(lines: String) -> ParsedBatch {
+        let mut outcomes = Outcomes::default();
+        for line in logproc_plugin_sdk::lines(&lines) {
+            parse_line(line, &mut outcomes);
+        }
+        outcomes.finish()
     }
 }
 
 logproc_plugin_sdk::export!(JsonParser);
 
-/// The fields logproc reads; borrowed from the line unless they hold escapes.
-#[derive(Deserialize)]
-struct Line<'a> {
-    #[serde(default)]
-    timestamp: Option<Timestamp>,
-    #[serde(default, borrow)]
-    level: Text<'a>,
-    #[serde(default, borrow)]
-    service: Text<'a>,
-    #[serde(default, borrow)]
-    component: Text<'a>,
-    #[serde(default, borrow)]
-    message: Text<'a>,
-    #[serde(default, borrow)]
-    trace_id: Text<'a>,
-}
-
-fn parse_line(line: &str) -> Outcome {
+fn parse_line(line: &str, outcomes: &mut Outcomes) {
     if is_blank(line) {
-        return Outcome::Skipped;
+        return outcomes.skipped();
     }
     if !line.trim_start().starts_with('{') {
-        return Outcome::Invalid("not a JSON object".into());
+        return outcomes.invalid("not a JSON object");
     }
-    match serde_json::from_str::<Line>(line) {
-        Ok(fields) => Outcome::Parsed(Entry {
-            timestamp_ms: fields.timestamp.map(|t| t.0),
-            level: fields
-                .level
-                .0
-                .as_deref()
-                .map_or(logproc_plugin_sdk::Level::Unknown, parse_level),
-            service: fields.service.into_string(),
-            component: fields.component.into_string(),
-            message: fields.message.into_string(),
-            trace_id: fields.trace_id.into_string(),
+    let fields = match scan::fields(line) {
+        Ok(fields) => fields,
+        Err(error) => return outcomes.invalid(format!("invalid JSON: {error}")),
+    };
+    let timestamp_ms = match fields.timestamp.as_ref().map(epoch_ms).transpose() {
+        Ok(timestamp_ms) => timestamp_ms,
+        Err(reason) => return outcomes.invalid(reason),
+    };
+    outcomes.parsed(
+        timestamp_ms,
+        fields.level.as_deref().map_or(Level::Unknown, parse_level),
+        fields.service.as_deref(),
+        fields.component.as_deref(),
+    );
+}
+
+/// `timestamp`: epoch milliseconds as a number (a fraction is dropped) or a
+/// string, or an RFC 3339 string.
+fn epoch_ms(timestamp: &Timestamp) -> Result<i64, String> {
+    match timestamp {
+        Timestamp::Text(text) => parse_timestamp(text),
+        Timestamp::Number(number) => number.parse::<i64>().or_else(|_| {
+            let out_of_range = || format!("timestamp {number} is out of range");
+            let is_integer = !number.contains(['.', 'e', 'E']);
+            let value: f64 = number.parse().map_err(|_| out_of_range())?;
+            if is_integer || !value.is_finite() || value.abs() >= 9.2e18 {
+                return Err(out_of_range());
+            }
+            Ok(value as i64)
         }),
-        Err(error) => Outcome::Invalid(format!("invalid JSON: {error}")),
-    }
-}
-
-/// A string field; a value of another type counts as absent.
-#[derive(Default)]
-struct Text<'a>(Option<Cow<'a, str>>);
-
-impl Text<'_> {
-    fn into_string(self) -> Option<String> {
-        self.0.map(Cow::into_owned)
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Some(Cow::Borrowed(v))))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Some(Cow::Owned(v.to_owned()))))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Some(Cow::Owned(v))))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Text(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Text(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Text(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Text(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Text(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| Text(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| Text(None))
-            }
-        }
-        deserializer.deserialize_any(TextVisitor(std::marker::PhantomData))
-    }
-}
-
-/// `timestamp`: epoch milliseconds as a number or string, or RFC 3339.
-struct Timestamp(i64);
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TimestampVisitor;
-        impl Visitor<'_> for TimestampVisitor {
-            type Value = Timestamp;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("epoch milliseconds or an RFC 3339 string")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Timestamp(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                i64::try_from(v)
-                    .map(Timestamp)
-                    .map_err(|_| E::custom("timestamp out of range"))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                if v.is_finite() && v.abs() < 9.2e18 {
-                    Ok(Timestamp(v as i64))
-                } else {
-                    Err(E::custom("timestamp out of range"))
-                }
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                parse_timestamp(v).map(Timestamp).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_any(TimestampVisitor)
     }
 }

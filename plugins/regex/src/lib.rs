@@ -1,16 +1,39 @@
 //! logproc's default text parser: a regular expression with named groups
-//! `timestamp`, `level`, `service`, `component`, `message` and `trace_id`
-//! (each optional). Configured with the setting `pattern`.
+//! `timestamp`, `level`, `service` and `component` (each optional; other
+//! groups are allowed and ignored). Configured with the setting `pattern`.
+//! A line is parsed when the pattern matches it.
 
 use std::sync::OnceLock;
 
-use logproc_plugin_sdk::{Entry, Guest, Level, Outcome, PluginInfo, is_blank, parse_level, parse_timestamp};
-use regex::Regex;
+use logproc_plugin_sdk::{Guest, Level, Outcomes, ParsedBatch, PluginInfo, is_blank, parse_level, parse_timestamp};
+use regex::{CaptureLocations, Regex};
 
 /// Fits `2025-01-01T12:00:00.123Z ERROR [payments/api] card declined trace=4bf92f3577b34da6`.
-const DEFAULT_PATTERN: &str = r"^(?P<timestamp>\S+)\s+(?P<level>[A-Za-z]+)\s+\[(?P<service>[^\]/\s]+)(?:/(?P<component>[^\]\s]+))?\]\s?(?P<message>.*?)(?:\s+trace=(?P<trace_id>[0-9A-Fa-f]+))?\s*$";
+/// Fields are separated by spaces or tabs. Whatever follows the `]` is the
+/// message, which logproc does not count by: the pattern stops there. Both
+/// keep the pattern one-pass (one way to match), which the regex crate runs
+/// about twice as fast as its general engine (ASCII separators rather than
+/// Unicode `\s`, measured: 0.36 s against 0.67 s per million lines).
+const DEFAULT_PATTERN: &str =
+    r"^(?P<timestamp>[^ \t]+)[ \t]+(?P<level>[A-Za-z]+)[ \t]+\[(?P<service>[^\]/ \t]+)(?:/(?P<component>[^\] \t]+))?\]";
 
-static PATTERN: OnceLock<Regex> = OnceLock::new();
+static PATTERN: OnceLock<Pattern> = OnceLock::new();
+
+/// The regex and the positions of the groups logproc reads.
+struct Pattern {
+    regex: Regex,
+    /// Group index of timestamp, level, service, component.
+    groups: [Option<usize>; 4],
+}
+
+impl Pattern {
+    fn new(pattern: &str) -> Result<Pattern, String> {
+        let regex = Regex::new(pattern).map_err(|error| format!("invalid pattern: {error}"))?;
+        let group = |name| regex.capture_names().position(|group| group == Some(name));
+        let groups = [group("timestamp"), group("level"), group("service"), group("component")];
+        Ok(Pattern { regex, groups })
+    }
+}
 
 struct RegexParser;
 
@@ -30,40 +53,43 @@ impl Guest for RegexParser {
                 other => return Err(format!("unknown setting `{other}` (the regex parser takes `pattern`)")),
             }
         }
-        let regex = Regex::new(pattern).map_err(|error| format!("invalid pattern: {error}"))?;
         PATTERN
-            .set(regex)
+            .set(Pattern::new(pattern)?)
             .map_err(|_| "the regex parser is already configured".to_string())
     }
 
-    fn parse_batch(lines: String) -> Vec<Outcome> {
-        let regex = PATTERN.get_or_init(|| Regex::new(DEFAULT_PATTERN).expect("default pattern compiles"));
-        logproc_plugin_sdk::lines(&lines)
-            .map(|line| parse_line(regex, line))
-            .collect()
+    fn parse_batch(lines: String) -> ParsedBatch {
+        let pattern = PATTERN.get_or_init(|| Pattern::new(DEFAULT_PATTERN).expect("default pattern compiles"));
+        let mut locations = pattern.regex.capture_locations();
+        let mut outcomes = Outcomes::default();
+        for line in logproc_plugin_sdk::lines(&lines) {
+            parse_line(pattern, &mut locations, line, &mut outcomes);
+        }
+        outcomes.finish()
     }
 }
 
 logproc_plugin_sdk::export!(RegexParser);
 
-fn parse_line(regex: &Regex, line: &str) -> Outcome {
+fn parse_line(pattern: &Pattern, locations: &mut CaptureLocations, line: &str, outcomes: &mut Outcomes) {
     if is_blank(line) {
-        return Outcome::Skipped;
+        return outcomes.skipped();
     }
-    let Some(captures) = regex.captures(line) else {
-        return Outcome::Invalid("line does not match the pattern".into());
-    };
-    let group = |name| captures.name(name).map(|m| m.as_str()).filter(|text| !text.is_empty());
-    let timestamp_ms = match group("timestamp").map(parse_timestamp).transpose() {
+    if pattern.regex.captures_read(locations, line).is_none() {
+        return outcomes.invalid("line does not match the pattern");
+    }
+    let [timestamp, level, service, component] = pattern.groups.map(|group| {
+        let (start, end) = locations.get(group?)?;
+        Some(&line[start..end]).filter(|text| !text.is_empty())
+    });
+    let timestamp_ms = match timestamp.map(parse_timestamp).transpose() {
         Ok(timestamp) => timestamp,
-        Err(reason) => return Outcome::Invalid(reason),
+        Err(reason) => return outcomes.invalid(reason),
     };
-    Outcome::Parsed(Entry {
+    outcomes.parsed(
         timestamp_ms,
-        level: group("level").map_or(Level::Unknown, parse_level),
-        service: group("service").map(str::to_owned),
-        component: group("component").map(str::to_owned),
-        message: group("message").map(str::to_owned),
-        trace_id: group("trace_id").map(str::to_owned),
-    })
+        level.map_or(Level::Unknown, parse_level),
+        service,
+        component,
+    );
 }

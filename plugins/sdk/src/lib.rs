@@ -3,11 +3,21 @@
 //! timestamps, blank lines), so that a custom plugin counts lines exactly as
 //! the default ones do.
 //!
-//! A plugin implements [`Guest`] and calls [`export!`]:
+//! A plugin implements [`Guest`] and calls [`export!`]; its `parse_batch`
+//! reports each line to an [`Outcomes`]:
 //!
 //! ```ignore
 //! struct MyParser;
-//! impl logproc_plugin_sdk::Guest for MyParser { /* ... */ }
+//! impl logproc_plugin_sdk::Guest for MyParser {
+//!     fn parse_batch(lines: String) -> ParsedBatch {
+//!         let mut outcomes = Outcomes::default();
+//!         for line in logproc_plugin_sdk::lines(&lines) {
+//!             outcomes.parsed(None, Level::Info, Some("my-service"), None);
+//!         }
+//!         outcomes.finish()
+//!     }
+//!     /* describe, configure */
+//! }
 //! logproc_plugin_sdk::export!(MyParser);
 //! ```
 
@@ -28,7 +38,82 @@ pub mod bindings {
 
 pub use bindings::export;
 pub use bindings::exports::logproc::plugin::parser::Guest;
-pub use bindings::logproc::plugin::types::{Entry, Level, Outcome, PluginInfo};
+pub use bindings::logproc::plugin::types::{Entry, Level, Outcome, ParsedBatch, PluginInfo};
+
+use std::collections::HashMap;
+
+/// The outcomes of one batch, in line order, with each distinct service or
+/// component name stored once (the contract's `names`).
+#[derive(Default)]
+pub struct Outcomes {
+    names: Vec<String>,
+    /// Index of every name, built once there are too many to search.
+    index: HashMap<String, u32>,
+    outcomes: Vec<Outcome>,
+}
+
+/// Up to this many names are found by a scan, faster than hashing.
+const SCANNED_NAMES: usize = 16;
+
+impl Outcomes {
+    /// Room for `lines` outcomes.
+    pub fn with_capacity(lines: usize) -> Outcomes {
+        Outcomes {
+            outcomes: Vec::with_capacity(lines),
+            ..Outcomes::default()
+        }
+    }
+
+    /// The line is a log entry.
+    pub fn parsed(&mut self, timestamp_ms: Option<i64>, level: Level, service: Option<&str>, component: Option<&str>) {
+        let service = service.map(|name| self.name(name));
+        let component = component.map(|name| self.name(name));
+        self.outcomes.push(Outcome::Parsed(Entry {
+            timestamp_ms,
+            level,
+            service,
+            component,
+        }));
+    }
+
+    /// The line holds nothing to count.
+    pub fn skipped(&mut self) {
+        self.outcomes.push(Outcome::Skipped);
+    }
+
+    /// The line cannot be parsed, for `reason`.
+    pub fn invalid(&mut self, reason: impl Into<String>) {
+        self.outcomes.push(Outcome::Invalid(reason.into()));
+    }
+
+    /// What is returned from `parse_batch`.
+    pub fn finish(self) -> ParsedBatch {
+        ParsedBatch {
+            names: self.names,
+            outcomes: self.outcomes,
+        }
+    }
+
+    fn name(&mut self, name: &str) -> u32 {
+        if self.names.len() <= SCANNED_NAMES {
+            if let Some(at) = self.names.iter().position(|known| known == name) {
+                return at as u32;
+            }
+        } else if let Some(&at) = self.index.get(name) {
+            return at;
+        }
+        let at = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        if self.names.len() > SCANNED_NAMES {
+            if self.index.is_empty() {
+                self.index = self.names.iter().cloned().zip(0..).collect();
+            } else {
+                self.index.insert(name.to_owned(), at);
+            }
+        }
+        at
+    }
+}
 
 /// Maps a level name to a [`Level`], ignoring ASCII case: `WARNING` is warn,
 /// `ERR` is error, `CRITICAL` and `CRIT` are fatal; anything else is unknown.
@@ -53,10 +138,53 @@ pub fn parse_level(name: &str) -> Level {
 
 /// A line holding only whitespace (or nothing) is skipped, not counted.
 pub fn is_blank(line: &str) -> bool {
-    line.trim().is_empty()
+    // Most lines start with a visible ASCII character: no need to trim them.
+    let starts_visible = line.as_bytes().first().is_some_and(|b| b.is_ascii_graphic());
+    !starts_visible && line.trim().is_empty()
 }
 
 /// Splits a batch as the host sends it: lines joined by `\n`.
 pub fn lines(batch: &str) -> std::str::Split<'_, char> {
     batch.split('\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Level, Outcome, Outcomes, is_blank};
+
+    #[test]
+    fn blank_lines_hold_only_whitespace() {
+        for blank in ["", " ", "\t \u{a0}\u{3000}", "\r"] {
+            assert!(is_blank(blank), "{blank:?}");
+        }
+        for not_blank in ["x", " x", "\u{a0}x", "{}", "é"] {
+            assert!(!is_blank(not_blank), "{not_blank:?}");
+        }
+    }
+
+    #[test]
+    fn each_name_is_stored_once_however_many_there_are() {
+        let mut outcomes = Outcomes::default();
+        // 40 distinct names, each used three times, past the scanned few.
+        for round in 0..3 {
+            for i in 0..20 {
+                outcomes.parsed(Some(round), Level::Info, Some(&format!("s{i}")), Some(&format!("c{i}")));
+            }
+        }
+        outcomes.skipped();
+        outcomes.invalid("bad");
+        let batch = outcomes.finish();
+        assert_eq!(batch.names.len(), 40);
+        assert_eq!(batch.outcomes.len(), 62);
+        for (line, outcome) in batch.outcomes.iter().take(60).enumerate() {
+            let Outcome::Parsed(entry) = outcome else {
+                panic!("line {line}: {outcome:?}")
+            };
+            let name = |index: Option<u32>| batch.names[index.unwrap() as usize].as_str();
+            assert_eq!(name(entry.service), format!("s{}", line % 20));
+            assert_eq!(name(entry.component), format!("c{}", line % 20));
+        }
+        assert!(matches!(batch.outcomes[60], Outcome::Skipped));
+        assert!(matches!(&batch.outcomes[61], Outcome::Invalid(reason) if reason == "bad"));
+    }
 }
