@@ -221,20 +221,26 @@ def main():
             rows.append(measure("duckdb", input_path, [PYTHON, "-c", DUCKDB_TEXT, input_path],
                                 lambda out: rows_counts(json.loads(out)), expected))
         ours = rows[0]["lines_per_s"]
-        for row in rows:
+        for row in rows[2:]:
             row["logproc_ratio"] = ours / row["lines_per_s"]
+        rows[1]["of_process"] = rows[1]["lines_per_s"] / ours
         table.extend(rows)
         print_rows(rows)
     with open(os.path.join(WORK, "results.json"), "w") as f:
         json.dump(table, f, indent=2)
+    print()
+    for input_path in (JSON_INPUT, TEXT_INPUT):
+        rows = [row for row in table if row["input"] == os.path.basename(input_path)]
+        peers = ", ".join(f"{row['logproc_ratio']:.2f}x {row['tool']}" for row in rows[2:])
+        print(f"{rows[0]['input']}: logproc process = {peers}; serve = {rows[1]['of_process']:.2f}x process; "
+              f"logproc cold start (plugins compiled) {rows[0]['cold_start_seconds']:.2f} s")
 
 
 def print_rows(rows):
     for row in rows:
-        extra = f"  (first start, plugins compiled: {row['cold_start_seconds']:.2f} s)" if "cold_start_seconds" in row else ""
+        ratio = f"{row['logproc_ratio']:.2f}x" if "logproc_ratio" in row else "-"
         print(f"| {row['input']} | {row['tool']} | {row['seconds']:.3f} | {row['lines_per_s'] / 1e6:.2f} M | "
-              f"{row['mb_per_s']:.0f} | {row['peak_rss_mb']:.0f} | {row['logproc_ratio']:.2f}x | {row['runs']} |{extra}",
-              flush=True)
+              f"{row['mb_per_s']:.0f} | {row['peak_rss_mb']:.0f} | {ratio} | {row['runs']} |", flush=True)
 
 
 if __name__ == "__main__":

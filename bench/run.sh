@@ -38,7 +38,7 @@ for format in json text; do
 done
 
 echo "== $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes'), $(date -u +%Y-%m-%dT%H:%MZ)" >&2
-echo "| input | tool | median s | lines/s | MB/s | peak RSS MB | logproc process ÷ tool | runs (s) |"
+echo "| input | tool | median s | lines/s | MB/s | peak RSS MB | logproc process ÷ tool (lines/s) | runs (s) |"
 echo "|---|---|---:|---:|---:|---:|---:|---|"
 "$WORK/venv/bin/python" bench/bench.py "$WORK" "$LOGPROC"
 echo "(results also in $WORK/results.json)" >&2
