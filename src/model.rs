@@ -53,6 +53,11 @@ impl Level {
 /// Counts per level, indexed by [`Level::index`].
 pub type LevelCounts = [u64; 7];
 
+/// Start of the minute holding `timestamp_ms` (epoch ms).
+pub fn minute_of(timestamp_ms: i64) -> i64 {
+    timestamp_ms.div_euclid(60_000) * 60_000
+}
+
 /// Name used when a line has no service or component.
 pub const UNKNOWN_NAME: &str = "unknown";
 
@@ -79,20 +84,34 @@ pub struct ServiceDelta {
 impl Delta {
     /// Counts one parsed line. `timestamp_ms` places it in its minute.
     pub fn record(&mut self, service: &str, component: &str, level: Level, timestamp_ms: i64) {
-        self.parsed += 1;
-        // Lookups by &str first: most lines hit names already present, so
-        // this avoids allocating two Strings per line.
-        let service = match self.services.get_mut(service) {
-            Some(counts) => counts,
-            None => self.services.entry(service.to_owned()).or_default(),
-        };
-        let by_level = match service.components.get_mut(component) {
-            Some(counts) => counts,
-            None => service.components.entry(component.to_owned()).or_default(),
-        };
-        by_level[level.index()] += 1;
-        let minute = timestamp_ms.div_euclid(60_000) * 60_000;
-        service.minutes.entry(minute).or_default()[level.index()] += 1;
+        let mut one = LevelCounts::default();
+        one[level.index()] = 1;
+        self.add_component(service, component, &one);
+        self.add_minute(service, minute_of(timestamp_ms), &one);
+    }
+
+    /// Counts parsed lines of `service` and `component`, by level.
+    pub fn add_component(&mut self, service: &str, component: &str, counts: &LevelCounts) {
+        self.parsed += counts.iter().sum::<u64>();
+        let components = &mut self.service(service).components;
+        if !components.contains_key(component) {
+            components.insert(component.to_owned(), LevelCounts::default());
+        }
+        add_counts(components.get_mut(component).expect("inserted above"), counts);
+    }
+
+    /// Places lines of `service`, already counted by
+    /// [`Delta::add_component`], in the minute starting at `minute`.
+    pub fn add_minute(&mut self, service: &str, minute: i64, counts: &LevelCounts) {
+        add_counts(self.service(service).minutes.entry(minute).or_default(), counts);
+    }
+
+    fn service(&mut self, name: &str) -> &mut ServiceDelta {
+        // Looked up by &str: no String is made for a name already present.
+        if !self.services.contains_key(name) {
+            self.services.insert(name.to_owned(), ServiceDelta::default());
+        }
+        self.services.get_mut(name).expect("inserted above")
     }
 
     /// Adds `other` into `self`.

@@ -345,13 +345,17 @@ impl FileReader {
             let at_eof = read == 0;
             let mut consumed = 0;
             while let Some(newline) = memchr::memchr(b'\n', &buffer[consumed..]) {
-                let line = &buffer[consumed..consumed + newline];
-                if std::mem::take(&mut self.skipping_long_line) || line.len() > limits.max_line_bytes {
+                if std::mem::take(&mut self.skipping_long_line) || newline > limits.max_line_bytes {
                     builder.reject_line();
+                    consumed += newline + 1;
                 } else {
-                    builder.push_line(line);
+                    consumed += builder.push_run(
+                        &buffer[consumed..],
+                        limits.batch_lines,
+                        limits.batch_bytes,
+                        limits.max_line_bytes,
+                    );
                 }
-                consumed += newline + 1;
                 if builder.is_full(limits.batch_lines, limits.batch_bytes) {
                     sent += self.send(file, &mut builder, buffer_offset + consumed as u64, batches)?;
                 }

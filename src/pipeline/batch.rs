@@ -102,6 +102,41 @@ impl BatchBuilder {
         }
     }
 
+    /// Adds whole lines (each ending in `\n`) from the start of `text`, the
+    /// first of which must be at most `max_line_bytes` long, until the batch
+    /// is full, a line is longer, or no whole line is left; returns the bytes
+    /// taken. Lines that need nothing done (UTF-8, no `\r`: nearly all) are
+    /// checked and copied as one run rather than one by one.
+    pub fn push_run(&mut self, text: &[u8], max_lines: usize, max_bytes: usize, max_line_bytes: usize) -> usize {
+        let (mut taken, mut lines) = (0, 0);
+        for newline in memchr::memchr_iter(b'\n', text) {
+            if lines > 0 && newline - taken > max_line_bytes {
+                break;
+            }
+            taken = newline + 1;
+            lines += 1;
+            if self.lines + self.rejected as usize + lines >= max_lines || self.text.len() + taken >= max_bytes {
+                break;
+            }
+        }
+        let run = &text[..taken.saturating_sub(1)];
+        match std::str::from_utf8(run) {
+            Ok(run) if lines > 0 && memchr::memchr(b'\r', run.as_bytes()).is_none() => {
+                if self.lines > 0 {
+                    self.text.push('\n');
+                }
+                self.text.push_str(run);
+                self.lines += lines;
+            }
+            _ => {
+                for line in run.split(|&b| b == b'\n').take(lines) {
+                    self.push_line(line);
+                }
+            }
+        }
+        taken
+    }
+
     /// Counts a line that is rejected without its content (too long).
     pub fn reject_line(&mut self) {
         self.rejected += 1;
@@ -138,6 +173,31 @@ impl BatchBuilder {
 #[cfg(test)]
 mod tests {
     use super::BatchBuilder;
+
+    #[test]
+    fn runs_of_lines_are_taken_whole_until_a_limit() {
+        let text = b"one\ntwo\nthree\nfour\npartial";
+        let mut builder = BatchBuilder::default();
+        assert_eq!(builder.push_run(text, 3, usize::MAX, 100), 14);
+        assert_eq!((builder.text.as_str(), builder.lines), ("one\ntwo\nthree", 3));
+
+        // Stops before a long line (not the first), and at the last newline.
+        let mut builder = BatchBuilder::default();
+        assert_eq!(builder.push_run(b"a\nbb\nccccc\nd\n", 100, usize::MAX, 4), 5);
+        assert_eq!(builder.push_run(b"d\npartial", 100, usize::MAX, 4), 2);
+        assert_eq!((builder.text.as_str(), builder.lines), ("a\nbb\nd", 3));
+
+        // A run with a CR or bad UTF-8 is taken line by line.
+        let mut builder = BatchBuilder::default();
+        assert_eq!(builder.push_run(b"x\r\n\xff\nz\n", 100, usize::MAX, 100), 7);
+        assert_eq!((builder.text.as_str(), builder.lines, builder.rejected), ("x\nz", 2, 1));
+        assert!(builder.is_full(3, usize::MAX));
+
+        // The byte limit ends the run after the line that reaches it.
+        let mut builder = BatchBuilder::default();
+        assert_eq!(builder.push_run(b"12345\n12345\n12345\n", 100, 8, 100), 12);
+        assert_eq!(builder.lines, 2);
+    }
 
     #[test]
     fn joins_lines_drops_cr_and_rejects_bad_utf8() {

@@ -10,7 +10,7 @@ use tracing::{debug, warn};
 use super::Done;
 use super::batch::Batch;
 use super::route::{Parser, ParserSpec};
-use crate::model::{Delta, Level, UNKNOWN_NAME};
+use crate::model::{Delta, Level, LevelCounts, UNKNOWN_NAME, minute_of};
 use crate::plugin::{Entry, Outcome, ParsedBatch, PluginInstance};
 
 /// An instance is replaced after this many batches: a Store frees nothing,
@@ -163,11 +163,13 @@ fn preview(line: &str) -> &str {
     &line[..end]
 }
 
-/// Counts a checked batch's outcomes into `delta`.
+/// Counts a checked batch's outcomes into `delta`. Lines are tallied by
+/// name index first (an integer hash per line), and each distinct service,
+/// component and minute is added to `delta` once per batch (a batch names
+/// few), rather than hashing the names of every line.
 fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64) {
-    // Each name is cleaned once per batch, not once per line.
-    let names: Vec<_> = parsed.names.iter().map(|name| name_or_unknown(Some(name))).collect();
-    let name = |index: Option<u32>| index.map_or(UNKNOWN_NAME, |index| &names[index as usize]);
+    let mut components: HashMap<(Option<u32>, Option<u32>), LevelCounts, IndexHash> = HashMap::default();
+    let mut minutes: HashMap<(Option<u32>, i64), LevelCounts, IndexHash> = HashMap::default();
     for outcome in &parsed.outcomes {
         match outcome {
             Outcome::Parsed(Entry {
@@ -176,12 +178,10 @@ fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64) {
                 service,
                 component,
             }) => {
-                delta.record(
-                    name(*service),
-                    name(*component),
-                    Level::from(*level),
-                    timestamp_ms.unwrap_or(now_ms),
-                );
+                let level = Level::from(*level).index();
+                components.entry((*service, *component)).or_default()[level] += 1;
+                let minute = minute_of(timestamp_ms.unwrap_or(now_ms));
+                minutes.entry((*service, minute)).or_default()[level] += 1;
             }
             Outcome::Skipped => {}
             Outcome::Invalid(reason) => {
@@ -189,6 +189,53 @@ fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64) {
                 delta.invalid += 1;
             }
         }
+    }
+    let names: Vec<_> = parsed.names.iter().map(|name| name_or_unknown(Some(name))).collect();
+    let name = |index: Option<u32>| index.map_or(UNKNOWN_NAME, |index| &names[index as usize]);
+    for ((service, component), counts) in &components {
+        delta.add_component(name(*service), name(*component), counts);
+    }
+    for ((service, minute), counts) in &minutes {
+        delta.add_minute(name(*service), *minute, counts);
+    }
+}
+
+/// Hashes the small integer keys of [`record`]'s tallies with one multiply
+/// per word (FxHash), several times cheaper than the default SipHash. A
+/// batch holds at most `pipeline.batch_lines` keys, which bounds the harm
+/// of crafted collisions.
+type IndexHash = std::hash::BuildHasherDefault<FxHasher>;
+
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u32(&mut self, word: u32) {
+        self.write_u64(u64::from(word));
+    }
+
+    fn write_i64(&mut self, word: i64) {
+        self.write_u64(word as u64);
+    }
+
+    fn write_isize(&mut self, word: isize) {
+        self.write_u64(word as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

@@ -26,7 +26,8 @@ pub enum Timestamp<'a> {
 /// Why a line is not a JSON object, and where.
 #[derive(Debug, PartialEq)]
 pub struct Error {
-    what: Cow<'static, str>,
+    /// What is wrong.
+    what: &'static str,
     /// Byte offset in the line.
     at: usize,
 }
@@ -36,6 +37,15 @@ impl fmt::Display for Error {
         write!(f, "{} at column {}", self.what, self.at + 1)
     }
 }
+
+/// What a counted field given twice is, in the order of [`Scanner::key`]'s
+/// answers (static, so that an error is two words).
+const DUPLICATES: [&str; 4] = [
+    "duplicate field `timestamp`",
+    "duplicate field `level`",
+    "duplicate field `service`",
+    "duplicate field `component`",
+];
 
 /// Nesting deeper than this is refused (as serde_json does), so that a
 /// hostile line cannot exhaust the stack.
@@ -60,22 +70,15 @@ pub fn fields(line: &str) -> Result<Fields<'_>, Error> {
         loop {
             scanner.skip_whitespace();
             let key_at = scanner.at;
-            let key = scanner.string()?;
+            let field = scanner.key()?;
             scanner.skip_whitespace();
             scanner.expect(b':', "expected `:`")?;
             scanner.skip_whitespace();
-            let field = match &*key {
-                "timestamp" => Some(0),
-                "level" => Some(1),
-                "service" => Some(2),
-                "component" => Some(3),
-                _ => None,
-            };
             match field {
                 Some(index) => {
                     if std::mem::replace(&mut seen[index], true) {
                         return Err(Error {
-                            what: format!("duplicate field `{key}`").into(),
+                            what: DUPLICATES[index],
                             at: key_at,
                         });
                     }
@@ -124,16 +127,13 @@ impl<'a> Scanner<'a> {
     }
 
     fn error(&self, what: &'static str) -> Error {
-        Error {
-            what: what.into(),
-            at: self.at,
-        }
+        Error { what, at: self.at }
     }
 
     /// An error about the byte just taken.
     fn error_before(&self, what: &'static str) -> Error {
         Error {
-            what: what.into(),
+            what,
             at: self.at.saturating_sub(1),
         }
     }
@@ -151,6 +151,28 @@ impl<'a> Scanner<'a> {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.at += 1;
         }
+    }
+
+    /// A key: the position of the counted field it names in [`DUPLICATES`], if
+    /// any. Keys without escapes (nearly all) are compared where they are.
+    fn key(&mut self) -> Result<Option<usize>, Error> {
+        let start = self.at + 1;
+        let end = find_special(self.bytes, start);
+        let escaped;
+        let name = if self.peek() == Some(b'"') && self.bytes.get(end) == Some(&b'"') {
+            self.at = end + 1;
+            &self.text[start..end]
+        } else {
+            escaped = self.string()?;
+            &*escaped
+        };
+        Ok(match name {
+            "timestamp" => Some(0),
+            "level" => Some(1),
+            "service" => Some(2),
+            "component" => Some(3),
+            _ => None,
+        })
     }
 
     /// A string value, or `None` for any other value (skipped).
@@ -496,6 +518,7 @@ mod tests {
                     }
                     bytes[at] = special;
                     assert_eq!(find_special(&bytes, 0), at, "len {len} at {at} byte {special}");
+                    assert_eq!(find_special(&bytes, at), at, "len {len} at {at} byte {special}");
                 }
             }
             assert_eq!(find_special(&vec![b'z'; len], 0), len);
