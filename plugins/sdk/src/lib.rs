@@ -47,9 +47,19 @@ use std::collections::HashMap;
 #[derive(Default)]
 pub struct Outcomes {
     names: Vec<String>,
+    /// [`sketch`] of each name, compared before the name itself.
+    sketches: Vec<u32>,
     /// Index of every name, built once there are too many to search.
     index: HashMap<String, u32>,
     outcomes: Vec<Outcome>,
+}
+
+/// Length, first and last byte of `name`: names that differ mostly differ
+/// here, which spares comparing them whole (a call to `memcmp` in Wasm).
+fn sketch(name: &str) -> u32 {
+    let bytes = name.as_bytes();
+    let (first, last) = (bytes.first().copied(), bytes.last().copied());
+    (name.len() as u32) << 16 | u32::from(first.unwrap_or(0)) << 8 | u32::from(last.unwrap_or(0))
 }
 
 /// Up to this many names are found by a scan, faster than hashing.
@@ -95,8 +105,11 @@ impl Outcomes {
     }
 
     fn name(&mut self, name: &str) -> u32 {
+        let sketch = sketch(name);
         if self.names.len() <= SCANNED_NAMES {
-            if let Some(at) = self.names.iter().position(|known| known == name) {
+            let found = (self.sketches.iter().zip(&self.names))
+                .position(|(&known_sketch, known)| known_sketch == sketch && known == name);
+            if let Some(at) = found {
                 return at as u32;
             }
         } else if let Some(&at) = self.index.get(name) {
@@ -104,6 +117,7 @@ impl Outcomes {
         }
         let at = self.names.len() as u32;
         self.names.push(name.to_owned());
+        self.sketches.push(sketch);
         if self.names.len() > SCANNED_NAMES {
             if self.index.is_empty() {
                 self.index = self.names.iter().cloned().zip(0..).collect();
