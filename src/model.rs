@@ -135,7 +135,8 @@ impl Delta {
     }
 }
 
-fn add_counts(into: &mut LevelCounts, from: &LevelCounts) {
+/// Adds `from` into `into`, level by level.
+pub fn add_counts(into: &mut LevelCounts, from: &LevelCounts) {
     for (sum, add) in into.iter_mut().zip(from) {
         *sum += add;
     }

@@ -126,19 +126,22 @@ pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<
     if components.is_empty() {
         return Ok(None);
     }
-    let prefix = keys::minute_service_prefix(service);
+    let prefix = keys::hour_service_prefix(service);
     let mut per_minute = Vec::<Minute>::new();
-    // Keys come in time order, one per minute.
+    // Keys come in time order, one per hour, each with its minutes in order.
     for (key, value) in store.scan_prefix(&prefix)? {
-        let start_ms = keys::parse_minute(&key, &prefix).ok_or_else(|| StoreError::corrupt(&key))?;
-        let counts = keys::decode_levels(&value).ok_or_else(|| StoreError::corrupt(&key))?;
-        per_minute.push(Minute {
-            minute: crate::time::rfc3339_seconds(start_ms),
-            start_ms,
-            lines: counts.iter().sum(),
-            errors: counts[Level::Error.index()] + counts[Level::Fatal.index()],
-            warnings: counts[Level::Warn.index()],
-        });
+        let hour_ms = keys::parse_hour(&key, &prefix).ok_or_else(|| StoreError::corrupt(&key))?;
+        let hour = keys::decode_hour(&value).ok_or_else(|| StoreError::corrupt(&key))?;
+        for (minute, counts) in hour {
+            let start_ms = hour_ms + i64::from(minute) * 60_000;
+            per_minute.push(Minute {
+                minute: crate::time::rfc3339_seconds(start_ms),
+                start_ms,
+                lines: counts.iter().sum(),
+                errors: counts[Level::Error.index()] + counts[Level::Fatal.index()],
+                warnings: counts[Level::Warn.index()],
+            });
+        }
     }
     let skip = per_minute.len().saturating_sub(minutes);
     per_minute.drain(..skip);

@@ -53,6 +53,12 @@ impl Pending {
     }
 }
 
+/// Once batches stop coming for this long, what they brought is committed
+/// without waiting for the next tick, so the end of a burst (and an HTTP
+/// ingest's answer) does not wait up to a whole interval. While batches keep
+/// coming, commits stay one per interval.
+const IDLE_COMMIT: Duration = Duration::from_millis(5);
+
 /// Runs until every sender of `done` is gone, then commits what remains.
 pub async fn run_aggregator(
     done: async_channel::Receiver<Done>,
@@ -63,18 +69,29 @@ pub async fn run_aggregator(
     let mut pending = Pending::default();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let idle = tokio::time::sleep(IDLE_COMMIT);
+    tokio::pin!(idle);
+    let mut idle_armed = false;
     loop {
-        tokio::select! {
+        let due = tokio::select! {
             finished = done.recv() => match finished {
-                Ok(finished) => accept(&mut order, &mut pending, finished),
+                Ok(finished) => {
+                    accept(&mut order, &mut pending, finished);
+                    idle.as_mut().reset(tokio::time::Instant::now() + IDLE_COMMIT);
+                    idle_armed = true;
+                    false
+                }
                 Err(_) => break,
             },
-            _ = ticker.tick() => {
-                if let Err(error) = commit(&store, &mut pending).await {
-                    // Kept in `pending`: the next tick retries.
-                    error!(error = %error, "Commit failed; will retry.");
-                }
+            _ = ticker.tick() => true,
+            () = &mut idle, if idle_armed => {
+                idle_armed = false;
+                true
             }
+        };
+        if due && let Err(error) = commit(&store, &mut pending).await {
+            // Kept in `pending`: the next tick retries.
+            error!(error = %error, "Commit failed; will retry.");
         }
     }
     let unordered: usize = order.values().map(|source| source.waiting.len()).sum();

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
-use crate::model::{Delta, LevelCounts};
+use crate::model::{Delta, LevelCounts, add_counts};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -138,8 +138,10 @@ pub const FILE_SOURCE_PREFIX: &str = "file:";
 pub struct Commit {
     /// Invalid lines to add.
     pub invalid: u64,
-    /// Per-level counts to add, by `c/` or `m/` key.
-    pub increments: BTreeMap<Vec<u8>, LevelCounts>,
+    /// Per-level counts to add, by `c/` key.
+    pub components: BTreeMap<Vec<u8>, LevelCounts>,
+    /// Per-level counts to add by minute of the hour, by `m/` key.
+    pub hours: BTreeMap<Vec<u8>, keys::HourCounts>,
     /// New checkpoints by source; `None` removes the source's checkpoint.
     pub checkpoints: BTreeMap<String, Option<Checkpoint>>,
 }
@@ -147,31 +149,34 @@ pub struct Commit {
 impl Commit {
     /// The counter increments of `delta`, and the checkpoints that go with it.
     pub fn new(delta: &Delta, checkpoints: BTreeMap<String, Option<Checkpoint>>) -> Commit {
-        let mut increments = BTreeMap::new();
+        let mut components = BTreeMap::new();
+        let mut hours = BTreeMap::<_, keys::HourCounts>::new();
         for (service, counts) in &delta.services {
             for (component, by_level) in &counts.components {
-                increments.insert(keys::component(service, component), *by_level);
+                components.insert(keys::component(service, component), *by_level);
             }
             for (minute, by_level) in &counts.minutes {
-                increments.insert(keys::minute(service, *minute), *by_level);
+                let (hour, minute_of_hour) = keys::hour_of_minute(service, *minute);
+                hours.entry(hour).or_default().insert(minute_of_hour, *by_level);
             }
         }
         Commit {
             invalid: delta.invalid,
-            increments,
+            components,
+            hours,
             checkpoints,
         }
     }
 
     /// True when the commit writes nothing.
     pub fn is_empty(&self) -> bool {
-        self.invalid == 0 && self.increments.is_empty() && self.checkpoints.is_empty()
+        self.invalid == 0 && self.components.is_empty() && self.hours.is_empty() && self.checkpoints.is_empty()
     }
 
     /// Every (key, new value) the commit writes, given `current` values:
     /// counters summed, checkpoints set (`None`: removed).
     fn writes(&self, current: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>) -> Result<Vec<Write>, StoreError> {
-        let mut writes = Vec::with_capacity(self.increments.len() + self.checkpoints.len() + 1);
+        let mut writes = Vec::with_capacity(self.components.len() + self.hours.len() + self.checkpoints.len() + 1);
         if self.invalid > 0 {
             let invalid = stored_counter(keys::INVALID, current(keys::INVALID)?)?;
             writes.push((
@@ -179,15 +184,23 @@ impl Commit {
                 Some(keys::encode_counter(invalid + self.invalid).to_vec()),
             ));
         }
-        for (key, added) in &self.increments {
+        for (key, added) in &self.components {
             let mut counts = match current(key)? {
                 None => LevelCounts::default(),
                 Some(bytes) => keys::decode_levels(&bytes).ok_or_else(|| StoreError::corrupt(key))?,
             };
-            for (count, added) in counts.iter_mut().zip(added) {
-                *count += added;
-            }
+            add_counts(&mut counts, added);
             writes.push((key.clone(), Some(keys::encode_levels(&counts))));
+        }
+        for (key, added) in &self.hours {
+            let mut hour = match current(key)? {
+                None => keys::HourCounts::new(),
+                Some(bytes) => keys::decode_hour(&bytes).ok_or_else(|| StoreError::corrupt(key))?,
+            };
+            for (minute, added) in added {
+                add_counts(hour.entry(*minute).or_default(), added);
+            }
+            writes.push((key.clone(), Some(keys::encode_hour(&hour))));
         }
         for (source, checkpoint) in &self.checkpoints {
             writes.push((keys::checkpoint(source), checkpoint.as_ref().map(encode_checkpoint)));

@@ -125,7 +125,12 @@ impl App {
                 break addr.parse().unwrap();
             }
         };
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        // No request waits forever: a test fails instead of hanging.
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(PATIENCE))
+            .build()
+            .into();
         App { child, addr, agent }
     }
 

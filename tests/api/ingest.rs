@@ -165,3 +165,22 @@ fn a_named_http_source_parses_with_its_configured_plugin_and_settings() {
     let (status, _) = app.post("/ingest?source=legacy&parser=json", b"x\n");
     assert_eq!(status, 400);
 }
+
+#[test]
+fn an_ingest_is_answered_once_the_pipeline_goes_quiet_not_at_the_next_tick() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("slow-ticks.yaml");
+    // Ticks an hour apart: only the commit when batches stop can answer.
+    std::fs::write(&config, "storage:\n  commit_interval_ms: 3600000\n").unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    let mut truth = Truth::default();
+    let json = json_lines(2_000, 40, &mut truth);
+    // Without that commit, this would time out (helpers::PATIENCE).
+    let (status, body) = app.post("/ingest?parser=json", json.as_bytes());
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        serde_json::json!({ "accepted": truth.parsed, "invalid": truth.invalid })
+    );
+    assert_eq!(app.stats(), truth.stats());
+}

@@ -51,7 +51,7 @@ fn a_store_of_another_format_is_refused_with_a_clear_message() {
     }
     let stderr = refused_start(&dirs);
     assert!(
-        stderr.contains("was written by a newer logproc (store format 99); this logproc reads format 2"),
+        stderr.contains("was written by a newer logproc (store format 99); this logproc reads format 3"),
         "{stderr}"
     );
     // A store from before format numbers: data, no format key, no marker.
