@@ -204,40 +204,7 @@ fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64) {
 /// per word (FxHash), several times cheaper than the default SipHash. A
 /// batch holds at most `pipeline.batch_lines` keys, which bounds the harm
 /// of crafted collisions.
-type IndexHash = std::hash::BuildHasherDefault<FxHasher>;
-
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_u32(&mut self, word: u32) {
-        self.write_u64(u64::from(word));
-    }
-
-    fn write_i64(&mut self, word: i64) {
-        self.write_u64(word as u64);
-    }
-
-    fn write_isize(&mut self, word: isize) {
-        self.write_u64(word as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+type IndexHash = rustc_hash::FxBuildHasher;
 
 /// A missing or empty name is `unknown`; NUL is replaced because storage keys
 /// use it as a separator.

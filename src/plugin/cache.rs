@@ -42,14 +42,13 @@ impl CompileCache {
             Err(reason) => warn!(path = %path.display(), %reason, "Cached plugin unusable; compiling it again."),
         }
         let component = Component::new(engine, bytes)?;
-        match component.serialize().map_err(anyhow::Error::from).and_then(|artifact| {
-            store(&path, &artifact)?;
-            Ok(())
-        }) {
+        match store(&path, &component) {
             Ok(()) => self.prune(name),
-            Err(reason) => {
-                warn!(dir = %self.dir.display(), reason = %format!("{reason:#}"), "Cannot cache the compiled plugin; it will be compiled again at the next start.")
-            }
+            Err(reason) => warn!(
+                dir = %self.dir.display(),
+                reason = %format!("{reason:#}"),
+                "Cannot cache the compiled plugin; it will be compiled again at the next start."
+            ),
         }
         Ok(component)
     }
@@ -110,11 +109,13 @@ fn load(engine: &Engine, path: &Path) -> anyhow::Result<Option<Component>> {
     Ok(Some(component))
 }
 
-/// Writes the checksum and `artifact` to `path`, whole or not at all, so
-/// that concurrent starts never see a half-written one.
-fn store(path: &Path, artifact: &[u8]) -> std::io::Result<()> {
+/// Writes `component`'s artifact, after its checksum, to `path`, whole or
+/// not at all, so that concurrent starts never see a half-written one.
+fn store(path: &Path, component: &Component) -> anyhow::Result<()> {
+    let artifact = component.serialize()?;
     std::fs::create_dir_all(path.parent().expect("cache paths have a directory"))?;
-    crate::atomic_file::write(path, &[&sha2::Sha256::digest(artifact), artifact])
+    crate::atomic_file::write(path, &[&sha2::Sha256::digest(&artifact), &artifact])?;
+    Ok(())
 }
 
 #[cfg(test)]
