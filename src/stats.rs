@@ -209,3 +209,47 @@ pub fn render_table(stats: &Stats) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::read_service;
+    use crate::model::{Delta, Level};
+    use crate::store::{Commit, MemoryStore, Store};
+
+    /// Minutes are stored one key per hour: counts of one minute written by
+    /// two commits add up, and minutes on both sides of an hour read back in
+    /// order.
+    #[test]
+    fn minutes_add_up_across_commits_and_hours() {
+        const H12: i64 = 1_735_732_800_000; // 2025-01-01T12:00:00Z
+        let store = MemoryStore::default();
+        let mut first = Delta::default();
+        first.record("a", "x", Level::Info, H12 - 30_000); // 11:59:30
+        first.record("a", "x", Level::Error, H12 + 10_000); // 12:00:10
+        store.commit(&Commit::new(&first, Default::default())).unwrap();
+        let mut second = Delta::default();
+        second.record("a", "x", Level::Info, H12 - 10_000); // 11:59:50
+        second.record("a", "y", Level::Warn, H12 + 59_999); // 12:00:59.999
+        second.record("a", "y", Level::Fatal, H12 + 60_000); // 12:01:00
+        store.commit(&Commit::new(&second, Default::default())).unwrap();
+
+        let stats = read_service(&store, "a", 60).unwrap().unwrap();
+        let minutes: Vec<_> = stats
+            .per_minute
+            .iter()
+            .map(|m| (m.minute.as_str(), m.start_ms, m.lines, m.errors, m.warnings))
+            .collect();
+        assert_eq!(
+            minutes,
+            [
+                ("2025-01-01T11:59:00Z", H12 - 60_000, 2, 0, 0),
+                ("2025-01-01T12:00:00Z", H12, 2, 1, 1),
+                ("2025-01-01T12:01:00Z", H12 + 60_000, 1, 1, 0),
+            ]
+        );
+        assert_eq!(stats.lines, 5);
+        // The last two minutes only.
+        let last = read_service(&store, "a", 2).unwrap().unwrap();
+        assert_eq!(last.per_minute.first().map(|m| m.start_ms), Some(H12));
+    }
+}

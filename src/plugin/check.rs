@@ -48,22 +48,26 @@ pub fn check(
         .map(|line| line.strip_suffix('\r').unwrap_or(line))
         .collect();
     let mut outcomes = Vec::with_capacity(lines.len());
+    let (mut parsed, mut invalid, mut skipped) = (0, 0, 0);
     for batch in lines.chunks(BATCH_LINES) {
         let returned = instance.parse_batch(&batch.join("\n")).context("parse-batch failed")?;
         returned
             .check(batch.len())
             .map_err(|reason| anyhow::anyhow!("parse-batch {reason}"))?;
-        outcomes.extend(returned.outcomes.iter().map(|outcome| describe(&returned, outcome)));
+        for outcome in &returned.outcomes {
+            *match outcome {
+                Outcome::Parsed(_) => &mut parsed,
+                Outcome::Invalid(_) => &mut invalid,
+                Outcome::Skipped => &mut skipped,
+            } += 1;
+            outcomes.push(describe(&returned, outcome));
+        }
     }
-    let count = |kind: &str| outcomes.iter().filter(|outcome| outcome.starts_with(kind)).count();
     let _ = writeln!(
         report,
-        "sample    {}: {} lines: {} parsed, {} invalid, {} skipped\n",
+        "sample    {}: {} lines: {parsed} parsed, {invalid} invalid, {skipped} skipped\n",
         sample_path.display(),
         lines.len(),
-        count(PARSED),
-        count(INVALID),
-        count(SKIPPED),
     );
     for (number, outcome) in outcomes.iter().enumerate() {
         let _ = writeln!(report, "{:>6}  {outcome}", number + 1);
@@ -75,16 +79,12 @@ fn none_or(text: &str) -> &str {
     if text.is_empty() { "none" } else { text }
 }
 
-const PARSED: &str = "parsed ";
-const INVALID: &str = "invalid ";
-const SKIPPED: &str = "skipped";
-
 /// One outcome as a line of the report.
 fn describe(batch: &ParsedBatch, outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Skipped => SKIPPED.into(),
-        Outcome::Invalid(reason) => format!("{INVALID} {reason}"),
-        Outcome::Parsed(entry) => format!("{PARSED}  {}", fields(batch, entry)),
+        Outcome::Skipped => "skipped".into(),
+        Outcome::Invalid(reason) => format!("invalid  {reason}"),
+        Outcome::Parsed(entry) => format!("parsed   {}", fields(batch, entry)),
     }
 }
 

@@ -66,14 +66,6 @@ fn sketch(name: &str) -> u32 {
 const SCANNED_NAMES: usize = 16;
 
 impl Outcomes {
-    /// Room for `lines` outcomes.
-    pub fn with_capacity(lines: usize) -> Outcomes {
-        Outcomes {
-            outcomes: Vec::with_capacity(lines),
-            ..Outcomes::default()
-        }
-    }
-
     /// The line is a log entry.
     pub fn parsed(&mut self, timestamp_ms: Option<i64>, level: Level, service: Option<&str>, component: Option<&str>) {
         let service = service.map(|name| self.name(name));
