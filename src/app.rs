@@ -12,12 +12,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::api::{self, AppState, IngestLimits, UploadSettings};
+use crate::api::{self, AppState, IngestLimits, Tokens, UploadSettings};
 use crate::config::Settings;
 use crate::ingest::file::{FileReader, LastLine, ReadLimits};
-use crate::ingest::watch::{WatchContext, watch_dir};
+use crate::ingest::watch::{IgnoredFiles, WatchContext, watch_dir};
 use crate::ingest::websocket::follow_websocket;
-use crate::pipeline::route::AUTO;
+use crate::pipeline::route::{AUTO, absolute};
 use crate::pipeline::{ParserHandle, Parsers, Pipeline, Router};
 use crate::plugin::PluginEngine;
 use crate::plugin::catalog::{Accept, Catalog, follow_dir};
@@ -63,6 +63,13 @@ fn read_limits(settings: &Settings) -> ReadLimits {
 /// requests finish, generator streams get their close frames), the workers,
 /// the last commit.
 pub async fn serve(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let watch_dir_path = crate::ingest::watch::prepare_dir(&settings.watch.dir)?;
+    info!(
+        data_dir = %absolute(&settings.storage.data_dir).display(),
+        watch_dir = %watch_dir_path.display(),
+        plugin_dir = %absolute(&settings.plugins.dir).display(),
+        "Starting."
+    );
     let (data_dir, cache_mib) = (settings.storage.data_dir.clone(), settings.storage.cache_mib);
     let store: Arc<dyn Store> =
         Arc::new(tokio::task::spawn_blocking(move || SledStore::open(&data_dir, cache_mib << 20)).await??);
@@ -80,8 +87,10 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         shutdown.clone(),
     ));
 
+    let ignored = IgnoredFiles::default();
     let mut watcher = tokio::spawn(watch_dir(WatchContext {
-        dir: settings.watch.dir.clone(),
+        dir: watch_dir_path,
+        ignored: ignored.clone(),
         router,
         store: store.clone(),
         batches: pipeline.batches.clone(),
@@ -125,6 +134,11 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
             token: settings.plugins.upload_token.clone(),
             max_bytes: settings.plugins.max_upload_bytes,
         },
+        tokens: Tokens {
+            read: settings.server.read_token.clone(),
+            ingest: settings.server.ingest_token.clone(),
+        },
+        ignored,
         shutdown: shutdown.clone(),
         streams: streams_out.clone(),
     };
@@ -134,6 +148,25 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         .into_future();
     let mut server = tokio::spawn(server);
     info!(%addr, workers = settings.workers(), "Listening.");
+    if !addr.ip().is_loopback() {
+        let open: Vec<_> = [
+            (
+                settings.server.read_token.is_none(),
+                "reads (/stats, /sources, /plugins, /ws/logs)",
+            ),
+            (settings.server.ingest_token.is_none(), "POST /ingest"),
+        ]
+        .into_iter()
+        .filter_map(|(open, what)| open.then_some(what))
+        .collect();
+        if !open.is_empty() {
+            warn!(
+                %addr,
+                open = open.join(" and "),
+                "Listening beyond loopback without a token for these: anyone who can reach the address can use them (set server.read_token and server.ingest_token)."
+            );
+        }
+    }
 
     // `biased`: a task that ends because of the shutdown is not an early exit.
     let early_exit = tokio::select! {

@@ -1,6 +1,5 @@
 //! Command-line interface.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -139,19 +138,22 @@ pub struct ServeArgs {
     /// Configuration file (YAML) laid over the built-in defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address of the HTTP API [default: 127.0.0.1:8080].
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
+    /// Address of the HTTP API, HOST:PORT (a host name or an IP address) [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
     /// Directory for counters and checkpoints [default: ./data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Directory whose files are read and followed [default: ./logs].
     #[arg(long, value_name = "DIR")]
     pub watch_dir: Option<PathBuf>,
+    /// Directory of parser plugins (NAME.wasm), watched [default: ./plugins-runtime].
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
     /// Subscribe to a WebSocket log stream (repeatable); each text message is a line, parsed with auto.
     #[arg(long = "ws-source", value_name = "URL")]
     pub ws_sources: Vec<String>,
-    /// Print the effective configuration as JSON and exit.
+    /// Print the effective configuration as YAML (what --config reads; secrets left out) and exit.
     #[arg(long)]
     pub print_config: bool,
 }
@@ -161,6 +163,9 @@ pub struct ProcessArgs {
     /// Configuration file (YAML) laid over the built-in defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Directory of parser plugins (NAME.wasm) [default: ./plugins-runtime].
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
     /// Parser for every file: a plugin name (json, regex) or auto. Without it,
     /// the configured routes choose by file name, and auto reads the rest.
     #[arg(long, value_name = "PARSER")]

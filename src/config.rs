@@ -2,7 +2,7 @@
 //! file, then `LOGPROC_SECTION__KEY` environment variables, then flags.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,10 +31,17 @@ pub struct Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
-    /// Address of the HTTP API.
-    pub listen: SocketAddr,
+    /// Address of the HTTP API: `HOST:PORT`, the host a name or an IP address.
+    pub listen: String,
     /// Longest a graceful shutdown may take.
     pub shutdown_timeout_ms: u64,
+    /// Bearer token `POST /ingest` needs; without one, ingest is open.
+    #[serde(default, skip_serializing)]
+    pub ingest_token: Option<String>,
+    /// Bearer token the read endpoints (`/stats`, `/sources`, `/plugins`,
+    /// `/ws/logs`) need; without one, they are open. `/healthz` always is.
+    #[serde(default, skip_serializing)]
+    pub read_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,7 +92,7 @@ pub struct PluginSettings {
     pub dir: PathBuf,
     /// Bearer token for `PUT`/`DELETE /plugins/{name}`; without one, they
     /// are disabled.
-    #[serde(default, serialize_with = "redacted")]
+    #[serde(default, skip_serializing)]
     pub upload_token: Option<String>,
     /// Largest plugin `PUT /plugins/{name}` accepts.
     pub max_upload_bytes: usize,
@@ -96,13 +103,8 @@ pub struct PluginSettings {
     /// Keep compiled plugins on disk, so each is compiled once.
     pub compile_cache: bool,
     /// Where; unset, the user's cache directory.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_dir: Option<PathBuf>,
-}
-
-/// A secret, printed (by `--print-config`) only as whether it is set.
-fn redacted<S: serde::Serializer>(secret: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(if secret.is_some() { "(set)" } else { "(not set)" })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -165,12 +167,92 @@ pub struct RouteSettings {
     pub settings: BTreeMap<String, String>,
 }
 
+/// The prefix of the environment variables that override settings.
+const ENV_PREFIX: &str = "LOGPROC";
+
+fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// The `LOGPROC_` variables an error from the environment is about: those
+/// whose key or last part the message names, else all that are set.
+fn environment_culprits(message: &str) -> Vec<String> {
+    let prefix = format!("{ENV_PREFIX}_");
+    let set: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter_map(|name| {
+            let key = name.strip_prefix(&prefix)?.to_lowercase().replace("__", ".");
+            Some((name, key))
+        })
+        .collect();
+    let named: Vec<String> = set
+        .iter()
+        .filter(|(_, key)| {
+            let last = key.rsplit('.').next().unwrap_or(key);
+            message.contains(&format!("`{key}`")) || message.contains(&format!("`{last}`"))
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    if named.is_empty() {
+        set.into_iter().map(|(name, _)| name).collect()
+    } else {
+        named
+    }
+}
+
+/// The levels `log_level` may name.
+const LOG_LEVELS: &str = "trace, debug, info, warn, error, off";
+
+/// Refuses a log filter that parses but cannot be what was meant: a bare
+/// word that is no level (`verbose`) is taken by tracing as a target name
+/// and silences everything else.
+fn check_log_filter(filter: &str) -> Result<(), String> {
+    let is_level = |word: &str| {
+        LOG_LEVELS
+            .split(", ")
+            .any(|level| word.trim().eq_ignore_ascii_case(level))
+    };
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive.rsplit_once('=').map_or(directive, |(_, level)| level);
+        if !is_level(level) {
+            return Err(format!(
+                "`{level}` is not a level; use one of {LOG_LEVELS}, or TARGET=LEVEL directives such as `info,logproc::ingest=debug`"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(drop)
+        .map_err(|error| error.to_string())
+}
+
+/// serde's view of the settings as YAML (keys in serde_json's order).
+fn json_to_yaml(value: serde_json::Value) -> yaml_rust2::Yaml {
+    use serde_json::Value;
+    use yaml_rust2::Yaml;
+    match value {
+        Value::Null => Yaml::Null,
+        Value::Bool(value) => Yaml::Boolean(value),
+        Value::Number(number) => match number.as_i64() {
+            Some(integer) => Yaml::Integer(integer),
+            None => Yaml::Real(number.to_string()),
+        },
+        Value::String(text) => Yaml::String(text),
+        Value::Array(items) => Yaml::Array(items.into_iter().map(json_to_yaml).collect()),
+        Value::Object(map) => Yaml::Hash(
+            map.into_iter()
+                .map(|(key, value)| (Yaml::String(key), json_to_yaml(value)))
+                .collect(),
+        ),
+    }
+}
+
 /// Values from command-line flags, applied last.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub watch_dir: Option<PathBuf>,
+    pub plugin_dir: Option<PathBuf>,
     /// WebSocket streams added to `sources.websocket`, read with `auto`.
     pub ws_sources: Vec<String>,
 }
@@ -183,29 +265,45 @@ impl Settings {
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS_YAML, FileFormat::Yaml));
         if let Some(path) = file {
             anyhow::ensure!(path.is_file(), "config file {} does not exist", path.display());
+            let yaml = path
+                .extension()
+                .is_some_and(|extension| extension == "yaml" || extension == "yml");
+            anyhow::ensure!(
+                yaml,
+                "config file {}: the name must end in .yaml or .yml (logproc reads YAML config files)",
+                path.display()
+            );
             builder = builder.add_source(File::from(path).required(true));
         }
+        let overridden = [
+            ("server.listen", overrides.listen.clone()),
+            ("storage.data_dir", overrides.data_dir.as_deref().map(path_text)),
+            ("watch.dir", overrides.watch_dir.as_deref().map(path_text)),
+            ("plugins.dir", overrides.plugin_dir.as_deref().map(path_text)),
+        ];
+        for (key, value) in overridden {
+            if let Some(value) = value {
+                builder = builder.set_override(key, value)?;
+            }
+        }
+        // Read without the environment first, so that a mistake there is
+        // reported as the environment's, naming the variable.
+        let deserialize = |builder: config::ConfigBuilder<config::builder::DefaultState>| {
+            builder.build()?.try_deserialize::<Settings>()
+        };
+        deserialize(builder.clone()).map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
         // Without prefix_separator("_"), the crate expects LOGPROC__KEY and
         // silently ignores LOGPROC_LOG_LEVEL.
-        builder = builder.add_source(
-            Environment::with_prefix("LOGPROC")
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true),
-        );
-        if let Some(listen) = overrides.listen {
-            builder = builder.set_override("server.listen", listen.to_string())?;
-        }
-        if let Some(dir) = &overrides.data_dir {
-            builder = builder.set_override("storage.data_dir", dir.to_string_lossy().into_owned())?;
-        }
-        if let Some(dir) = &overrides.watch_dir {
-            builder = builder.set_override("watch.dir", dir.to_string_lossy().into_owned())?;
-        }
-        let mut settings: Settings = builder
-            .build()?
-            .try_deserialize()
-            .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+        let environment = Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true);
+        let mut settings = deserialize(builder.add_source(environment)).map_err(|error| {
+            anyhow::anyhow!(
+                "invalid configuration from the environment ({}): {error}",
+                environment_culprits(&error.to_string()).join(", ")
+            )
+        })?;
         settings
             .sources
             .websocket
@@ -216,6 +314,50 @@ impl Settings {
             }));
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// The settings as a YAML document that `--config` reads back to the
+    /// same settings. Secrets are left out, so a saved copy never holds one
+    /// (or a placeholder that would be taken for one): a header comment
+    /// names those that are set.
+    pub fn to_yaml(&self) -> anyhow::Result<String> {
+        let secrets = [
+            ("server.ingest_token", &self.server.ingest_token),
+            ("server.read_token", &self.server.read_token),
+            ("plugins.upload_token", &self.plugins.upload_token),
+        ];
+        let mut out = String::from("# logproc's effective settings (logproc serve --print-config).\n");
+        for (key, secret) in secrets {
+            if secret.is_some() {
+                let variable = format!("{ENV_PREFIX}_{}", key.replace('.', "__").to_uppercase());
+                out.push_str(&format!(
+                    "# {key} is set but not shown: set it again here or as {variable}.\n"
+                ));
+            }
+        }
+        let mut emitter = yaml_rust2::YamlEmitter::new(&mut out);
+        emitter.dump(&json_to_yaml(serde_json::to_value(self)?))?;
+        out.push('\n');
+        Ok(out)
+    }
+
+    /// The addresses `server.listen` names (a host name may resolve to
+    /// several, such as `localhost` to ::1 and 127.0.0.1).
+    pub fn listen_addrs(&self) -> anyhow::Result<Vec<SocketAddr>> {
+        let listen = &self.server.listen;
+        let addrs: Vec<_> = listen
+            .to_socket_addrs()
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "invalid configuration: server.listen `{listen}` is not a HOST:PORT address that resolves: {error}"
+                )
+            })?
+            .collect();
+        anyhow::ensure!(
+            !addrs.is_empty(),
+            "invalid configuration: server.listen `{listen}` resolves to no address"
+        );
+        Ok(addrs)
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -239,12 +381,32 @@ impl Settings {
         }
         for source in &self.sources.websocket {
             // The build has no TLS: wss:// would fail at every connect.
+            if source.url.starts_with("wss://") {
+                anyhow::bail!(
+                    "invalid configuration: WebSocket source `{}`: wss:// (TLS) is not supported; use a ws:// URL",
+                    source.url
+                );
+            }
             anyhow::ensure!(
                 source.url.starts_with("ws://"),
-                "invalid configuration: WebSocket source `{}` must start with ws:// (wss:// is not supported)",
+                "invalid configuration: WebSocket source `{}` is not a WebSocket URL: it must start with ws://",
                 source.url
             );
         }
+        let secrets = [
+            ("server.ingest_token", &self.server.ingest_token),
+            ("server.read_token", &self.server.read_token),
+            ("plugins.upload_token", &self.plugins.upload_token),
+        ];
+        for (key, secret) in secrets {
+            anyhow::ensure!(
+                secret.as_ref().is_none_or(|secret| !secret.trim().is_empty()),
+                "invalid configuration: {key} is empty; leave it unset or give a long random secret"
+            );
+        }
+        check_log_filter(&self.log_level)
+            .map_err(|reason| anyhow::anyhow!("invalid configuration: log_level `{}`: {reason}", self.log_level))?;
+        self.listen_addrs()?;
         Ok(())
     }
 

@@ -37,15 +37,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 listen: args.listen,
                 data_dir: args.data_dir,
                 watch_dir: args.watch_dir,
+                plugin_dir: args.plugin_dir,
                 ws_sources: args.ws_sources,
             };
             let settings = Settings::load(args.config.as_deref(), &overrides)?;
             if args.print_config {
-                println!("{}", serde_json::to_string_pretty(&settings)?);
+                print!("{}", settings.to_yaml()?);
                 return Ok(());
             }
             init_logging(&settings.log_level);
-            let listener = tokio::net::TcpListener::bind(settings.server.listen)
+            let listener = tokio::net::TcpListener::bind(&settings.listen_addrs()?[..])
                 .await
                 .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", settings.server.listen))?;
             let shutdown = CancellationToken::new();
@@ -97,7 +98,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Process(args) => {
-            let settings = Settings::load(args.config.as_deref(), &Overrides::default())?;
+            let overrides = Overrides {
+                plugin_dir: args.plugin_dir,
+                ..Overrides::default()
+            };
+            let settings = Settings::load(args.config.as_deref(), &overrides)?;
             // Only problems go to stderr; the statistics are the output.
             init_logging("warn");
             let stats = app::process(&settings, args.files, args.parser.as_deref()).await?;

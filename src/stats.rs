@@ -165,6 +165,10 @@ pub struct SourceProgress {
     /// Every line before this byte offset is counted, none after it
     /// (decompressed bytes, for a `.gz` file).
     pub offset: u64,
+    /// Why the file is not read, for a file in the watch directory that no
+    /// route matches (its offset is 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
 }
 
 /// Reads every file's checkpoint, by path.
@@ -175,6 +179,7 @@ pub fn read_sources(store: &dyn Store) -> Result<Vec<SourceProgress>, StoreError
             source: checkpoint.path,
             file: key.source(),
             offset: checkpoint.offset,
+            ignored: None,
         })
         .collect();
     sources.sort_by(|a, b| (&a.source, &a.file).cmp(&(&b.source, &b.file)));

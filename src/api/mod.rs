@@ -1,5 +1,6 @@
 //! The HTTP API: statistics, ingest, plugins, the mock generator, health.
 
+mod auth;
 mod error;
 mod generator;
 mod ingest;
@@ -11,10 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use auth::Tokens;
 pub use error::ApiError;
 
 use crate::pipeline::{Batch, ParserHandle, Parsers};
@@ -34,6 +37,10 @@ pub struct AppState {
     pub http_sources: Arc<HashMap<String, ParserHandle>>,
     pub ingest_limits: IngestLimits,
     pub uploads: UploadSettings,
+    /// Bearer tokens of the read and ingest endpoints.
+    pub tokens: Tokens,
+    /// Files of the watch directory that no route matches, with the reason.
+    pub ignored: crate::ingest::watch::IgnoredFiles,
     /// Cancelled on shutdown: generator streams send their close frames.
     pub shutdown: CancellationToken,
     /// Generator streams, waited for on shutdown.
@@ -59,20 +66,28 @@ pub struct IngestLimits {
 pub fn router(state: AppState) -> Router {
     let max_body = state.ingest_limits.max_body_bytes;
     let max_upload = state.uploads.max_bytes;
-    Router::new()
-        .route("/healthz", get(stats::healthz))
+    let reads = Router::new()
         .route("/stats", get(stats::get_stats))
         .route("/stats/{service}", get(stats::get_service))
         .route("/sources", get(stats::get_sources))
         .route("/plugins", get(plugins::list_plugins))
+        .route("/ws/logs", get(generator::ws_logs))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_read));
+    let ingest = Router::new()
+        .route("/ingest", post(ingest::ingest).layer(DefaultBodyLimit::max(max_body)))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_ingest));
+    Router::new()
+        .route("/healthz", get(stats::healthz))
+        // Its own token (plugins.upload_token), checked by the handlers.
         .route(
             "/plugins/{name}",
             put(plugins::put_plugin)
                 .delete(plugins::delete_plugin)
                 .layer(DefaultBodyLimit::max(max_upload)),
         )
-        .route("/ingest", post(ingest::ingest).layer(DefaultBodyLimit::max(max_body)))
-        .route("/ws/logs", get(generator::ws_logs))
+        .merge(reads)
+        .merge(ingest)
         .fallback(stats::not_found)
+        .method_not_allowed_fallback(stats::method_not_allowed)
         .with_state(state)
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use serde::Serialize;
 
 use super::{ApiError, AppState};
@@ -138,22 +138,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             "changing plugins over HTTP is disabled: set plugins.upload_token (or LOGPROC_PLUGINS__UPLOAD_TOKEN) to enable it".into(),
         ));
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    match given {
-        Some(given) if same_secret(given.as_bytes(), token.as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError::Unauthorized("wrong bearer token".into())),
-        None => Err(ApiError::Unauthorized(
-            "missing `Authorization: Bearer <plugins.upload_token>` header".into(),
-        )),
-    }
-}
-
-/// Compares in time that does not depend on where the bytes differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
+    super::auth::check(token, "plugins.upload_token", headers)
 }
 
 /// A plugin file that was refused (the version before it serves on).

@@ -23,9 +23,18 @@ pub async fn get_stats(State(state): State<AppState>) -> Result<Json<Stats>, Api
     read(&state, stats::read_stats).await.map(Json)
 }
 
-/// Taken as text so that a bad value gets our message, not the extractor's.
+/// Checkpoints, and the files of the watch directory that are not read.
 pub async fn get_sources(State(state): State<AppState>) -> Result<Json<Vec<SourceProgress>>, ApiError> {
-    read(&state, stats::read_sources).await.map(Json)
+    let mut sources = read(&state, stats::read_sources).await?;
+    let ignored = state.ignored.lock().expect("ignored lock poisoned").clone();
+    sources.extend(ignored.into_iter().map(|(key, file)| SourceProgress {
+        source: file.path,
+        file: key.source(),
+        offset: 0,
+        ignored: Some(file.reason),
+    }));
+    sources.sort_by(|a, b| (&a.source, &a.file).cmp(&(&b.source, &b.file)));
+    Ok(Json(sources))
 }
 
 #[derive(Deserialize)]
@@ -73,6 +82,16 @@ fn bad_minutes(got: &str) -> ApiError {
     ))
 }
 
+/// The endpoints, for the answers to a wrong path or method.
+const ENDPOINTS: &str = "GET /stats, GET /stats/{service}, GET /sources, GET /plugins, PUT and DELETE /plugins/{name}, POST /ingest, GET /ws/logs, GET /healthz";
+
 pub async fn not_found() -> ApiError {
-    ApiError::NotFound("no such endpoint; see /stats, /stats/{service}, /sources, /ingest, /ws/logs, /healthz".into())
+    ApiError::NotFound(format!("no such endpoint; the endpoints are {ENDPOINTS}"))
+}
+
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{method} is not allowed on {}; the endpoints are {ENDPOINTS}",
+        uri.path()
+    ))
 }

@@ -6,10 +6,10 @@
 //! Files are known by device and inode, not by name, so a file renamed
 //! within the directory (rotated) keeps its reader and its checkpoint.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
@@ -23,9 +23,45 @@ use super::file::{FileReader, LastLine, ReadError, ReadLimits};
 use crate::pipeline::{Batch, Counted, ParserHandle, Router};
 use crate::store::{FileKey, Store, file_checkpoints};
 
+/// Files of the watch directory that no route matches, by identity.
+pub type IgnoredFiles = Arc<Mutex<BTreeMap<FileKey, IgnoredFile>>>;
+
+/// A file the watcher does not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredFile {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Makes sure the watch directory is one (creating it if missing, with a
+/// word in the log) and returns it resolved, so that a start that cannot
+/// read it fails before it listens.
+pub fn prepare_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    match std::fs::metadata(dir) {
+        Ok(metadata) if metadata.is_dir() => {}
+        Ok(_) => anyhow::bail!(
+            "the watch directory {} is not a directory; set watch.dir (or --watch-dir) to a directory",
+            dir.display()
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)
+                .map_err(|error| anyhow::anyhow!("cannot create the watch directory {}: {error}", dir.display()))?;
+            info!(dir = %dir.display(), "The watch directory did not exist; created it.");
+        }
+        Err(error) => anyhow::bail!("cannot read the watch directory {}: {error}", dir.display()),
+    }
+    // Checkpoints keep the path a file was first read under: `./logs/a.log`
+    // and `/srv/logs/a.log` must be one.
+    std::fs::canonicalize(dir)
+        .map_err(|error| anyhow::anyhow!("cannot resolve the watch directory {}: {error}", dir.display()))
+}
+
 /// What the watcher needs to start readers.
 pub struct WatchContext {
+    /// The directory, as [`prepare_dir`] returned it.
     pub dir: PathBuf,
+    /// Where the watcher lists the files it does not read.
+    pub ignored: IgnoredFiles,
     pub router: Arc<Router>,
     pub store: Arc<dyn Store>,
     pub batches: async_channel::Sender<Batch>,
@@ -77,13 +113,7 @@ struct Files {
 }
 
 /// Watches `ctx.dir` until cancelled, then waits for every reader to stop.
-pub async fn watch_dir(mut ctx: WatchContext) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&ctx.dir)
-        .map_err(|error| anyhow::anyhow!("cannot create the watch directory {}: {error}", ctx.dir.display()))?;
-    // Checkpoints keep the path a file was first read under: `./logs/a.log`
-    // and `/srv/logs/a.log` must be one.
-    ctx.dir = std::fs::canonicalize(&ctx.dir)
-        .map_err(|error| anyhow::anyhow!("cannot resolve the watch directory {}: {error}", ctx.dir.display()))?;
+pub async fn watch_dir(ctx: WatchContext) -> anyhow::Result<()> {
     let (event_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let _ = event_tx.send(event);
@@ -157,10 +187,12 @@ impl Files {
             }
         }
         let first_path = self.tracked.get(&key).and_then(|tracked| tracked.first_path.as_deref());
-        let Some(parser) = self.route(Path::new(first_path.unwrap_or(&path.to_string_lossy()))) else {
-            debug!(path = %path.display(), "No route matches; file ignored.");
+        let routed_by = Path::new(first_path.unwrap_or(&path.to_string_lossy())).to_path_buf();
+        let Some(parser) = self.route(&routed_by) else {
+            self.ignore(key, path, &routed_by);
             return Some(key);
         };
+        self.ctx.ignored.lock().expect("ignored lock poisoned").remove(&key);
         let tracked = self.tracked.entry(key).or_default();
         let wake = Arc::new(Notify::new());
         let reader = FileReader::new(
@@ -175,6 +207,21 @@ impl Files {
             .spawn(follow_file(self.ctx.clone(), reader, wake.clone(), self.reads.clone()));
         tracked.follower = Some(Follower { wake, task });
         Some(key)
+    }
+
+    /// Lists a file no route matches in `/sources`, logged once per name.
+    fn ignore(&self, key: FileKey, path: &Path, routed_by: &Path) {
+        let name = routed_by.file_name().unwrap_or_default().to_string_lossy();
+        let globs: Vec<_> = self.ctx.router.globs().collect();
+        let ignored = IgnoredFile {
+            path: path.display().to_string(),
+            reason: format!("no route matches `{name}` (routes: {})", globs.join(", ")),
+        };
+        let mut listed = self.ctx.ignored.lock().expect("ignored lock poisoned");
+        if listed.get(&key) != Some(&ignored) {
+            info!(path = %ignored.path, reason = %ignored.reason, "File ignored: add a route for it to read it.");
+            listed.insert(key, ignored);
+        }
     }
 
     /// The parser for a file, by its name.
@@ -202,6 +249,11 @@ impl Files {
             .flatten()
             .filter_map(|entry| self.observe(&entry.path(), false))
             .collect();
+        self.ctx
+            .ignored
+            .lock()
+            .expect("ignored lock poisoned")
+            .retain(|key, _| present.contains(key));
         let now = Instant::now();
         let mut forget = Vec::new();
         for (key, tracked) in &mut self.tracked {

@@ -54,7 +54,7 @@ pub async fn follow_websocket(
                                 builder.push_lines(&bytes);
                                 builder.is_full(limits.batch_lines, limits.batch_bytes)
                             }
-                            Some(Ok(Message::Close(frame))) => break Some(format!("closed by the server: {frame:?}")),
+                            Some(Ok(Message::Close(frame))) => break Some(close_reason(frame.as_ref())),
                             Some(Ok(_)) => false,
                             Some(Err(error)) => break Some(error.to_string()),
                             None => break Some("stream ended".to_owned()),
@@ -95,4 +95,32 @@ pub async fn follow_websocket(
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// "closed by the server (1001 going away: restarting)", from a close frame.
+fn close_reason(frame: Option<&tokio_tungstenite::tungstenite::protocol::CloseFrame>) -> String {
+    let Some(frame) = frame else {
+        return "closed by the server".to_owned();
+    };
+    let code = u16::from(frame.code);
+    let name = match code {
+        1000 => "normal",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1011 => "server error",
+        1012 => "service restart",
+        1013 => "try again later",
+        _ => "",
+    };
+    let mut reason = format!("closed by the server ({code}");
+    if !name.is_empty() {
+        reason += &format!(" {name}");
+    }
+    if !frame.reason.is_empty() {
+        reason += &format!(": {}", frame.reason.as_str());
+    }
+    reason + ")"
 }

@@ -85,9 +85,16 @@ impl Parsers {
             let found = self.catalog.get(plugin).ok_or_else(|| {
                 let mut known: Vec<_> = self.catalog.plugins().into_keys().collect();
                 known.sort_unstable();
-                anyhow::anyhow!("unknown parser `{plugin}` (known: {}, {AUTO})", known.join(", "))
+                anyhow::anyhow!(
+                    "unknown parser `{plugin}` (known: {}, {AUTO}); a plugin of your own is a file {plugin}.wasm in plugins.dir ({})",
+                    known.join(", "),
+                    absolute(self.catalog.dir()).display()
+                )
             })?;
             check_settings(&found, settings).map_err(|reason| anyhow::anyhow!("parser `{plugin}` {reason}"))?;
+        }
+        if plugin_names(name).contains(&"regex") {
+            warn_if_no_known_groups(name, settings);
         }
         let choice = Arc::new(Choice {
             name: name.to_owned(),
@@ -121,6 +128,31 @@ fn plugin_names(name: &str) -> Vec<&str> {
         AUTO => vec!["json", "regex"],
         name => vec![name],
     }
+}
+
+/// The named groups the regex plugin counts by.
+const PATTERN_GROUPS: [&str; 4] = ["timestamp", "level", "service", "component"];
+
+/// A `pattern` naming none of [`PATTERN_GROUPS`] counts every line it
+/// matches as level UNKNOWN of service `unknown`: legal, but rarely meant.
+fn warn_if_no_known_groups(parser: &str, settings: &[(String, String)]) {
+    for (_, pattern) in settings.iter().filter(|(key, _)| key == "pattern") {
+        let names_a_group = PATTERN_GROUPS
+            .iter()
+            .any(|group| pattern.contains(&format!("(?P<{group}>")) || pattern.contains(&format!("(?<{group}>")));
+        if !names_a_group {
+            warn!(
+                parser,
+                pattern = pattern.as_str(),
+                "The pattern has none of the named groups timestamp, level, service, component: every line it matches counts as level UNKNOWN of service `unknown`."
+            );
+        }
+    }
+}
+
+/// `path` made absolute against the working directory, for messages.
+pub fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Instantiates `plugin` with `settings`: bad settings are found when a
@@ -220,6 +252,11 @@ impl Router {
         Router {
             routes: vec![(Glob::new("*").expect("valid glob").compile_matcher(), parser)],
         }
+    }
+
+    /// The globs, in order.
+    pub fn globs(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(|(glob, _)| glob.glob().glob())
     }
 
     /// The parser for a file, by its name; a compressed file also by its

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -13,8 +13,23 @@ use serde_json::Value;
 /// may be busy with other tests.
 pub const PATIENCE: Duration = Duration::from_secs(120);
 
+/// `logproc`, cut off from the user's own settings and files: no
+/// `LOGPROC_` variable of the caller's, an empty plugin directory (not the
+/// repository's `./plugins-runtime`) unless a test names one with
+/// `--plugin-dir`, and a compile cache in the target directory instead of
+/// the user's.
 pub fn logproc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_logproc"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_logproc"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("LOGPROC_") {
+            command.env_remove(name);
+        }
+    }
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    command
+        .env("LOGPROC_PLUGINS__DIR", scratch.join("no-plugins"))
+        .env("LOGPROC_PLUGINS__CACHE_DIR", scratch.join("compile-cache"));
+    command
 }
 
 /// A data dir and a watch dir under one temporary directory.
@@ -40,7 +55,7 @@ impl Dirs {
     pub fn watched(&self, name: &str) -> PathBuf {
         self.watch().join(name)
     }
-    /// A plugin directory, created empty (name it with `plugins.dir`).
+    /// The service's plugin directory (`--plugin-dir`), created empty.
     pub fn plugin_dir(&self) -> PathBuf {
         let dir = self.root.path().join("plugins-runtime");
         std::fs::create_dir_all(&dir).unwrap();
@@ -53,6 +68,8 @@ pub struct App {
     child: Child,
     pub addr: SocketAddr,
     agent: ureq::Agent,
+    /// Every line the service has logged so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl App {
@@ -76,6 +93,8 @@ impl App {
             .arg(dirs.data())
             .arg("--watch-dir")
             .arg(dirs.watch())
+            .arg("--plugin-dir")
+            .arg(dirs.plugin_dir())
             .args(extra);
         command
     }
@@ -89,6 +108,8 @@ impl App {
             "data",
             "--watch-dir",
             "./logs",
+            "--plugin-dir",
+            "plugins-runtime",
             "--listen",
             "127.0.0.1:0",
         ]);
@@ -105,9 +126,12 @@ impl App {
             .expect("start logproc");
         let (lines_tx, lines) = mpsc::channel();
         let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log_writer = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("[logproc] {line}");
+                log_writer.lock().unwrap().push(line.clone());
                 let _ = lines_tx.send(line);
             }
         });
@@ -131,7 +155,43 @@ impl App {
             .timeout_global(Some(PATIENCE))
             .build()
             .into();
-        App { child, addr, agent }
+        App {
+            child,
+            addr,
+            agent,
+            log,
+        }
+    }
+
+    /// Waits until the service has logged a line containing every one of
+    /// `parts`, and returns it.
+    pub fn wait_for_log(&self, parts: &[&str]) -> String {
+        wait_for(&format!("a log line with {parts:?}"), || {
+            let log = self.log.lock().unwrap();
+            log.iter()
+                .find(|line| parts.iter().all(|part| line.contains(part)))
+                .cloned()
+        })
+    }
+
+    /// How many lines logged so far contain every one of `parts`.
+    pub fn log_lines(&self, parts: &[&str]) -> usize {
+        let log = self.log.lock().unwrap();
+        log.iter()
+            .filter(|line| parts.iter().all(|part| line.contains(part)))
+            .count()
+    }
+
+    /// A request to `path` with `method` and, if given, a bearer token:
+    /// (status, JSON body).
+    pub fn request(&self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
+        let mut request = ureq::http::Request::builder().method(method).uri(self.url(path));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(body.to_vec()).unwrap();
+        let (status, mut body) = self.call(self.agent.run(request));
+        (status, body.read_json().expect("JSON body"))
     }
 
     /// GET `path`: (status, JSON body).
@@ -256,14 +316,18 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 
 /// Builds the plugin crate in `crate_dir` (relative to the repository) for
 /// wasm32-wasip2 with `env` set, and copies its component to `to`. The
-/// host's build uses the same target dir, so the SDK is built already.
+/// host's build script uses the same target dir (`plugins/` in the target
+/// directory, which CARGO_TARGET_DIR moves), so the SDK is built already.
 pub fn build_component(crate_dir: &str, name: &str, env: &[(&str, &str)], to: &Path) {
     // Tests build in parallel, and builds with another `env` overwrite the
     // same output: build and copy in one go.
     static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _building = BUILDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target_dir = root.join("target/plugins");
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is <target>/tmp")
+        .join("plugins");
     let status = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
         .args([
             "build",

@@ -55,11 +55,8 @@ fn setup() -> Setup {
     let config = dirs.root.path().join("config.yaml");
     std::fs::write(
         &config,
-        format!(
-            "plugins:\n  dir: {}\nwatch:\n  poll_interval_ms: 100\npipeline:\n  batch_lines: 40\n\
-             routes:\n  - {{glob: \"*.hostile\", parser: hostile}}\n",
-            plugin_dir.display()
-        ),
+        "plugins:\n  call_timeout_ms: 1000\nwatch:\n  poll_interval_ms: 100\npipeline:\n  batch_lines: 40\n\
+             routes:\n  - {glob: \"*.hostile\", parser: hostile}\n",
     )
     .unwrap();
     let config = config.to_str().unwrap().to_owned();

@@ -2,6 +2,7 @@
 //! plugins built from source. Expected values are computed by the tests from
 //! the data they write, never by the code under test.
 
+mod access;
 mod config;
 mod crash;
 mod file_lifecycle;

@@ -36,11 +36,8 @@ fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     let config = dirs.root.path().join("config.yaml");
     std::fs::write(
         &config,
-        format!(
-            "plugins:\n  dir: {}\n  call_timeout_ms: 200\n  memory_limit_mib: 16\nroutes:\n  \
-             - {{glob: \"*.hostile\", parser: hostile}}\n  - {{glob: \"*.jsonl\", parser: json}}\n",
-            plugin_dir.display()
-        ),
+        "plugins:\n  call_timeout_ms: 200\n  memory_limit_mib: 16\nroutes:\n  \
+             - {glob: \"*.hostile\", parser: hostile}\n  - {glob: \"*.jsonl\", parser: json}\n",
     )
     .unwrap();
     // One misbehaviour per file: each file is one batch with one bad line.

@@ -1,6 +1,7 @@
 //! Start-up and shutdown of `logproc serve`.
 
 use crate::helpers::{App, Dirs, logproc};
+use crate::helpers::{append, wait_for};
 
 #[test]
 fn a_second_service_on_the_same_data_dir_stops_with_a_clear_error() {
@@ -95,4 +96,140 @@ fn a_damaged_store_is_refused_never_silently_emptied() {
         stderr.contains("Restore it from a backup, or move it aside"),
         "{stderr}"
     );
+}
+
+#[test]
+fn start_up_names_its_directories_and_creates_a_missing_watch_dir() {
+    let dirs = Dirs::new();
+    std::fs::remove_dir(dirs.watch()).unwrap();
+    let app = App::spawn_relative(&dirs);
+    let root = std::fs::canonicalize(dirs.root.path()).unwrap();
+    let line = app.wait_for_log(&["Starting."]);
+    for (key, dir) in [
+        ("data_dir", "data"),
+        ("watch_dir", "logs"),
+        ("plugin_dir", "plugins-runtime"),
+    ] {
+        let expected = format!("{key}={}", root.join(dir).display());
+        assert!(line.contains(&expected), "{expected} in {line}");
+    }
+    app.wait_for_log(&["The watch directory did not exist; created it.", "dir=./logs"]);
+    assert!(dirs.watch().is_dir());
+}
+
+#[test]
+fn a_watch_dir_that_is_a_file_is_refused_before_listening() {
+    let dirs = Dirs::new();
+    std::fs::remove_dir(dirs.watch()).unwrap();
+    std::fs::write(dirs.watch(), "not a directory").unwrap();
+    let stderr = refused_start(&dirs);
+    assert!(
+        stderr.contains(&format!(
+            "the watch directory {} is not a directory",
+            dirs.watch().display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Listening."), "{stderr}");
+}
+
+#[test]
+fn files_no_route_matches_are_logged_once_and_listed_with_the_reason() {
+    let dirs = Dirs::new();
+    let line = "{\"level\":\"INFO\",\"service\":\"auth\"}\n";
+    for name in ["syslog", "app.ndjson"] {
+        std::fs::write(dirs.watched(name), line).unwrap();
+    }
+    let app = App::spawn(&dirs, &[]);
+    let routes = "(routes: *.jsonl, *.json, *.log, *.txt)";
+    for name in ["syslog", "app.ndjson"] {
+        let path = dirs.watched(name);
+        app.wait_for_log(&["File ignored", &format!("path={}", path.display())]);
+        let sources = wait_for(&format!("{name} in /sources"), || {
+            let (_, sources) = app.get("/sources");
+            sources
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|source| source["source"] == path.to_str().unwrap())
+                .cloned()
+        });
+        assert_eq!(
+            sources["ignored"],
+            format!("no route matches `{name}` {routes}"),
+            "{sources}"
+        );
+        assert_eq!(sources["offset"], 0);
+    }
+    // Renamed to a name a route matches, the file is read and no longer ignored.
+    let syslog = dirs.watched("syslog");
+    let renamed = dirs.watched("syslog.jsonl");
+    std::fs::rename(&syslog, &renamed).unwrap();
+    append(&renamed, line);
+    assert_eq!(app.wait_until_read(&renamed)["lines"], 2);
+    let (_, sources) = app.get("/sources");
+    let ignored: Vec<_> = sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|source| source.get("ignored").is_some())
+        .map(|source| source["source"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ignored, [dirs.watched("app.ndjson").to_str().unwrap()]);
+    let logged = app.log_lines(&["File ignored", "app.ndjson"]);
+    assert_eq!(logged, 1, "logged once, not at every rescan");
+}
+
+#[test]
+fn a_route_naming_a_missing_plugin_says_where_plugins_go() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("config.yaml");
+    std::fs::write(&config, "routes:\n  - {glob: \"*.app\", parser: nosuch}\n").unwrap();
+    let output = logproc()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dirs.data())
+        .arg("--watch-dir")
+        .arg(dirs.watch())
+        .arg("--plugin-dir")
+        .arg(dirs.plugin_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "route `*.app`: unknown parser `nosuch` (known: json, regex, auto); a plugin of your own is a file nosuch.wasm in plugins.dir ({})",
+        dirs.plugin_dir().display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
+fn a_pattern_without_known_groups_is_warned_about() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "routes:\n  - glob: \"*.app\"\n    parser: regex\n    settings:\n      pattern: '^(\\w+) (?P<msg>.*)$'\n",
+    )
+    .unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    app.wait_for_log(&["WARN", "none of the named groups timestamp, level, service, component"]);
+}
+
+#[test]
+fn a_websocket_source_closed_by_its_server_logs_the_close_frame_plainly() {
+    let generator = App::spawn(&Dirs::new(), &[]);
+    let url = format!("ws://{}/ws/logs?interval_ms=10", generator.addr);
+    let dirs = Dirs::new();
+    let follower = App::spawn(&dirs, &["--ws-source", &url]);
+    follower.wait_for_log(&["Connected to WebSocket source."]);
+    assert!(generator.terminate().success());
+    let line = follower.wait_for_log(&["WebSocket source disconnected"]);
+    assert!(
+        line.contains("closed by the server (1001 going away: server shutting down)"),
+        "{line}"
+    );
+    assert!(!line.contains("CloseFrame"), "{line}");
 }

@@ -52,7 +52,26 @@ fn errors_are_json_with_the_right_status() {
     );
     let (status, body) = app.get("/nope");
     assert_eq!(status, 404);
-    assert!(body["error"].as_str().unwrap().contains("/stats"));
+    let message = body["error"].as_str().unwrap();
+    for endpoint in [
+        "GET /stats",
+        "GET /sources",
+        "GET /plugins",
+        "PUT and DELETE /plugins/{name}",
+        "POST /ingest",
+    ] {
+        assert!(message.contains(endpoint), "{endpoint}: {message}");
+    }
+    // A wrong method gets JSON too.
+    for (method, path) in [("DELETE", "/stats"), ("POST", "/healthz"), ("GET", "/ingest")] {
+        let (status, body) = app.request(method, path, None, b"");
+        assert_eq!(status, 405, "{method} {path}");
+        let message = body["error"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{method} is not allowed on {path}; the endpoints are")),
+            "{message}"
+        );
+    }
     assert_eq!(app.get("/healthz"), (200, serde_json::json!({ "status": "ok" })));
     // An empty store has an all-zero document.
     assert_eq!(app.stats(), Truth::default().stats());
