@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 pub const LEVELS: [&str; 7] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "UNKNOWN"];
 
 /// (spelling in the log, level it must count as)
-pub const SPELLINGS: [(&str, &str); 13] = [
+pub const SPELLINGS: [(&str, &str); 17] = [
     ("INFO", "INFO"),
     ("info", "INFO"),
     ("Warn", "WARN"),
@@ -20,7 +20,11 @@ pub const SPELLINGS: [(&str, &str); 13] = [
     ("CRIT", "FATAL"),
     ("debug", "DEBUG"),
     ("TRACE", "TRACE"),
-    ("notice", "UNKNOWN"),
+    ("notice", "INFO"),
+    ("SEVERE", "ERROR"),
+    ("W", "WARN"),
+    ("emerg", "FATAL"),
+    ("verbosely", "UNKNOWN"),
     ("INFO", "INFO"),
 ];
 pub const SERVICES: [&str; 4] = ["orders", "payments", "auth", "zahlungsdienst-ü"];

@@ -5,7 +5,9 @@
 
 mod scan;
 
-use logproc_plugin_sdk::{Guest, Level, Outcomes, ParsedBatch, PluginInfo, is_blank, parse_level, parse_timestamp};
+use logproc_plugin_sdk::{
+    Guest, Level, Outcomes, ParsedBatch, PluginInfo, epoch_to_ms, is_blank, parse_level, parse_timestamp,
+};
 use scan::Timestamp;
 
 struct JsonParser;
@@ -59,19 +61,17 @@ fn parse_line(line: &str, outcomes: &mut Outcomes) {
     );
 }
 
-/// `timestamp`: epoch milliseconds as a number (a fraction is dropped) or a
-/// string, or an RFC 3339 string.
+/// `timestamp`: an epoch number in any unit (told apart by its digits, see
+/// [`epoch_to_ms`]), as a number or a string, or a date string
+/// ([`parse_timestamp`]).
 fn epoch_ms(timestamp: &Timestamp) -> Result<i64, String> {
     match timestamp {
         Timestamp::Text(text) => parse_timestamp(text),
-        Timestamp::Number(number) => number.parse::<i64>().or_else(|_| {
-            let out_of_range = || format!("timestamp {number} is out of range");
-            let is_integer = !number.contains(['.', 'e', 'E']);
-            let value: f64 = number.parse().map_err(|_| out_of_range())?;
-            if is_integer || !value.is_finite() || value.abs() >= 9.2e18 {
-                return Err(out_of_range());
-            }
-            Ok(value as i64)
-        }),
+        Timestamp::Number(number) if !number.contains(['e', 'E', '-']) => epoch_to_ms(number),
+        // 1.7e12: as the plain number it stands for.
+        Timestamp::Number(number) => match number.parse::<f64>() {
+            Ok(value) if (0.0..1e20).contains(&value) => epoch_to_ms(&format!("{:.0}", value.trunc())),
+            _ => Err(format!("timestamp {number} is out of range (years 1970 to 9999)")),
+        },
     }
 }

@@ -21,9 +21,11 @@
 //! logproc_plugin_sdk::export!(MyParser);
 //! ```
 
+mod level;
 mod time;
 
-pub use time::parse_timestamp;
+pub use level::{level_from_bunyan, level_from_otel_severity, level_from_syslog_severity, parse_level, scan_level};
+pub use time::{TimeRules, epoch_to_ms, parse_timestamp, parse_timestamp_with};
 
 #[doc(hidden)]
 pub mod bindings {
@@ -119,27 +121,6 @@ impl Outcomes {
         }
         at
     }
-}
-
-/// Maps a level name to a [`Level`], ignoring ASCII case: `WARNING` is warn,
-/// `ERR` is error, `CRITICAL` and `CRIT` are fatal; anything else is unknown.
-pub fn parse_level(name: &str) -> Level {
-    const NAMES: [(&str, Level); 10] = [
-        ("INFO", Level::Info),
-        ("ERROR", Level::Error),
-        ("WARN", Level::Warn),
-        ("DEBUG", Level::Debug),
-        ("TRACE", Level::Trace),
-        ("WARNING", Level::Warn),
-        ("ERR", Level::Error),
-        ("FATAL", Level::Fatal),
-        ("CRITICAL", Level::Fatal),
-        ("CRIT", Level::Fatal),
-    ];
-    NAMES
-        .iter()
-        .find(|(known, _)| known.eq_ignore_ascii_case(name))
-        .map_or(Level::Unknown, |(_, level)| *level)
 }
 
 /// A line holding only whitespace (or nothing) is skipped, not counted.
