@@ -115,25 +115,34 @@ fn digit(b: u8) -> Option<i64> {
 /// to 11 seconds, 12 to 14 milliseconds, 15 to 17 microseconds, 18 or 19
 /// nanoseconds; a fraction is of that unit.
 pub fn epoch_to_ms(text: &str) -> Result<i64, String> {
-    let out_of_range = || format!("timestamp `{text}` is out of range (years 1970 to 9999)");
-    let (integer, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-    if integer.is_empty() || !all_digits(integer) || !all_digits(fraction) {
+    let bytes = text.as_bytes();
+    let integer_len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    let fraction = match &bytes[integer_len..] {
+        [] => &[][..],
+        [b'.', fraction @ ..] if fraction.iter().all(u8::is_ascii_digit) => fraction,
+        _ => return Err(format!("timestamp `{text}` is not an epoch number")),
+    };
+    if integer_len == 0 {
         return Err(format!("timestamp `{text}` is not an epoch number"));
     }
-    let value: i64 = integer.parse().map_err(|_| out_of_range())?;
-    let ms = match integer.len() {
+    // One pass, no allocation: this is on the path of every JSON line.
+    let value = bytes[..integer_len.min(19)]
+        .iter()
+        .fold(0u64, |value, b| value * 10 + u64::from(b - b'0'));
+    let ms = match integer_len {
         0..=11 => {
-            let fraction_ms = fraction.bytes().chain(std::iter::repeat(b'0')).take(3);
-            let fraction_ms = fraction_ms.fold(0, |ms, b| ms * 10 + i64::from(b - b'0'));
-            value.checked_mul(1_000).and_then(|ms| ms.checked_add(fraction_ms))
+            let fraction_ms = (0..3).fold(0, |ms, i| ms * 10 + fraction.get(i).map_or(0, |d| u64::from(d - b'0')));
+            value * 1_000 + fraction_ms
         }
-        12..=14 => Some(value),
-        15..=17 => Some(value / 1_000),
-        18 | 19 => Some(value / 1_000_000),
-        _ => None,
+        12..=14 => value,
+        15..=17 => value / 1_000,
+        18 | 19 => value / 1_000_000,
+        _ => u64::MAX,
     };
-    ms.filter(|ms| (0..=MAX_MS).contains(ms)).ok_or_else(out_of_range)
+    i64::try_from(ms)
+        .ok()
+        .filter(|ms| *ms <= MAX_MS)
+        .ok_or_else(|| format!("timestamp `{text}` is out of range (years 1970 to 9999)"))
 }
 
 /// A date and time as written, before its offset and year are settled.
