@@ -40,8 +40,8 @@ pub enum PluginCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct PluginCheckArgs {
-    /// The plugin: a WebAssembly component (.wasm).
-    #[arg(value_name = "FILE.wasm")]
+    /// The plugin: a WebAssembly component (.wasm), or the name of a built-in one (json, regex).
+    #[arg(value_name = "FILE.wasm|NAME")]
     pub file: PathBuf,
     /// Lines to parse with it, one per line.
     #[arg(long, value_name = "FILE")]

@@ -22,15 +22,43 @@ pub fn check(
     settings: &[(String, String)],
     sample: Option<(&Path, &str)>,
 ) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let name = path.file_stem().map_or("plugin".into(), |stem| stem.to_string_lossy());
+    // A built-in plugin is named, not given as a file: it ships inside the binary.
+    let builtin = super::builtin::builtin_plugins()
+        .into_iter()
+        .find(|(name, _)| !path.exists() && path.as_os_str() == *name);
+    let (name, bytes, source, shown) = match builtin {
+        Some((name, bytes)) => (
+            name.to_owned(),
+            bytes.to_vec(),
+            super::PluginSource::Builtin,
+            format!("{name} (built-in)"),
+        ),
+        None => {
+            let bytes = std::fs::read(path).with_context(|| {
+                let names: Vec<_> = super::builtin::builtin_plugins().map(|(name, _)| name).to_vec();
+                format!(
+                    "cannot read {} (to check a built-in plugin, name it: {})",
+                    path.display(),
+                    names.join(", ")
+                )
+            })?;
+            let name = path
+                .file_stem()
+                .map_or("plugin".into(), |stem| stem.to_string_lossy().into_owned());
+            (
+                name,
+                bytes,
+                super::PluginSource::File(path.to_path_buf()),
+                path.display().to_string(),
+            )
+        }
+    };
     let started = Instant::now();
-    let plugin = engine.compile(&name, &bytes, super::PluginSource::File(path.to_path_buf()))?;
+    let plugin = engine.compile(&name, &bytes, source)?;
     let mut report = String::new();
     let _ = writeln!(
         report,
-        "plugin    {} ({} bytes, compiled and described in {} ms)\nversion   {}\ncontract  ok: implements the world `log-parser` of wit/parser.wit",
-        path.display(),
+        "plugin    {shown} ({} bytes, compiled and described in {} ms)\nversion   {}\ncontract  ok: implements the world `log-parser` of wit/parser.wit",
         bytes.len(),
         started.elapsed().as_millis(),
         plugin.version(),

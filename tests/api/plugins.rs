@@ -62,6 +62,39 @@ fn plugin_check_shows_how_a_plugin_parses_each_sample_line() {
 }
 
 #[test]
+fn plugin_check_takes_a_built_in_plugin_by_name_with_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("pipes.txt");
+    std::fs::write(
+        &sample,
+        "SEVERE|billing|charge failed\nnotice|billing|started\nno pipes here\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check(&[
+        "regex",
+        "--sample",
+        sample.to_str().unwrap(),
+        "--set",
+        r"pattern=^(?P<level>\w+)\|(?P<service>\w+)\|",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("plugin    regex (built-in) ("), "{stdout}");
+    assert!(stdout.contains(": 3 lines: 2 parsed, 1 invalid, 0 skipped"), "{stdout}");
+    let outcomes: Vec<&str> = stdout.lines().skip_while(|line| !line.is_empty()).skip(1).collect();
+    assert_eq!(outcomes[0], "     1  parsed   level=ERROR service=billing");
+    assert_eq!(outcomes[1], "     2  parsed   level=INFO service=billing");
+    assert!(outcomes[2].starts_with("     3  invalid  "), "{}", outcomes[2]);
+
+    // A name that is neither a file nor a built-in says what would do.
+    let (code, _, stderr) = check(&["nosuch"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("cannot read nosuch (to check a built-in plugin, name it: json, regex)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn plugin_check_explains_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, bytes: &[u8]| {
