@@ -21,7 +21,6 @@ use crate::pipeline::route::{AUTO, absolute};
 use crate::pipeline::{ParserHandle, Parsers, Pipeline, Router};
 use crate::plugin::PluginEngine;
 use crate::plugin::catalog::{Accept, Catalog, follow_dir};
-use crate::stats::{self, Stats};
 use crate::store::{FileKey, MemoryStore, SledStore, Store};
 
 /// Compiles (or loads from the compile cache) the built-in plugins and those
@@ -230,10 +229,15 @@ fn http_sources(parsers: &Parsers, settings: &Settings) -> anyhow::Result<HashMa
 }
 
 /// Runs the pipeline once over `files` (each read to its end, a last line
-/// without newline included) and returns the statistics. `parser` forces one
+/// without newline included) and returns the store of the counts, for
+/// [`stats::read_stats`] or [`stats::read_detailed`]. `parser` forces one
 /// parser for every file; without it the routes choose, and `auto` reads
 /// files that no route matches.
-pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&str>) -> anyhow::Result<Stats> {
+pub async fn process(
+    settings: &Settings,
+    files: Vec<PathBuf>,
+    parser: Option<&str>,
+) -> anyhow::Result<Arc<MemoryStore>> {
     for file in &files {
         let metadata = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
         anyhow::ensure!(metadata.is_file(), "cannot read {}: not a regular file", file.display());
@@ -280,5 +284,5 @@ pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&s
     }
     pipeline.finish().await?;
     read_result?;
-    Ok(stats::read_stats(store.as_ref())?)
+    Ok(store)
 }

@@ -173,6 +173,9 @@ pub struct ProcessArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// With --format json: each service also has its `components` and every minute (`per_minute`).
+    #[arg(long)]
+    pub detailed: bool,
     /// Files to count.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,

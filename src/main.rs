@@ -105,10 +105,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::load(args.config.as_deref(), &overrides)?;
             // Only problems go to stderr; the statistics are the output.
             init_logging("warn");
-            let stats = app::process(&settings, args.files, args.parser.as_deref()).await?;
+            anyhow::ensure!(
+                !args.detailed || args.format == Format::Json,
+                "--detailed needs --format json (the table shows services only)"
+            );
+            let store = app::process(&settings, args.files, args.parser.as_deref()).await?;
             let output = match args.format {
-                Format::Json => serde_json::to_string_pretty(&stats)? + "\n",
-                Format::Table => logproc::stats::render_table(&stats),
+                Format::Json if args.detailed => {
+                    serde_json::to_string_pretty(&logproc::stats::read_detailed(store.as_ref())?)? + "\n"
+                }
+                Format::Json => serde_json::to_string_pretty(&logproc::stats::read_stats(store.as_ref())?)? + "\n",
+                Format::Table => logproc::stats::render_table(&logproc::stats::read_stats(store.as_ref())?),
             };
             match std::io::stdout().write_all(output.as_bytes()) {
                 // `logproc process ... | head` is fine.

@@ -154,6 +154,50 @@ pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<
     }))
 }
 
+/// The statistics with each service's components and every minute
+/// (`logproc process --format json --detailed`).
+#[derive(Debug, Serialize)]
+pub struct DetailedStats {
+    pub lines: u64,
+    pub parsed: u64,
+    pub invalid: u64,
+    pub levels: Levels,
+    pub services: BTreeMap<String, ServiceDetail>,
+}
+
+/// One service in [`DetailedStats`].
+#[derive(Debug, Serialize)]
+pub struct ServiceDetail {
+    pub lines: u64,
+    pub levels: Levels,
+    pub components: BTreeMap<String, Summary>,
+    /// Every minute that has lines, oldest first.
+    pub per_minute: Vec<Minute>,
+}
+
+/// Reads [`DetailedStats`].
+pub fn read_detailed(store: &dyn Store) -> Result<DetailedStats, StoreError> {
+    let stats = read_stats(store)?;
+    let mut services = BTreeMap::new();
+    for name in stats.services.keys() {
+        let service = read_service(store, name, usize::MAX)?.ok_or_else(|| StoreError::corrupt(name.as_bytes()))?;
+        let detail = ServiceDetail {
+            lines: service.lines,
+            levels: service.levels,
+            components: service.components,
+            per_minute: service.per_minute,
+        };
+        services.insert(name.clone(), detail);
+    }
+    Ok(DetailedStats {
+        lines: stats.lines,
+        parsed: stats.parsed,
+        invalid: stats.invalid,
+        levels: stats.levels,
+        services,
+    })
+}
+
 /// `GET /sources`: how far each file has been counted.
 #[derive(Debug, Serialize)]
 pub struct SourceProgress {

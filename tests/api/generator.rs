@@ -317,3 +317,69 @@ fn text_fields(line: &str) -> Option<(String, String, String)> {
     let valid_date = timestamp.len() == 24 && timestamp[5..7].parse::<u32>().ok()? <= 12;
     valid_date.then(|| (service.to_owned(), component.to_owned(), level.to_owned()))
 }
+
+#[test]
+fn process_detailed_has_components_and_every_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gen.jsonl");
+    assert!(logproc().args(gen_args("json")).arg(&out).status().unwrap().success());
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("gen.jsonl.truth.json")).unwrap()).unwrap();
+
+    // Each service's minutes, counted from the file: (lines, errors, warnings).
+    let mut minutes = BTreeMap::<(String, i64), (u64, u64, u64)>::new();
+    for line in std::fs::read_to_string(&out).unwrap().lines() {
+        let Some(entry) = serde_json::from_str::<Value>(line)
+            .ok()
+            .filter(|v| v["timestamp"].is_i64())
+        else {
+            continue;
+        };
+        let start_ms = entry["timestamp"].as_i64().unwrap().div_euclid(60_000) * 60_000;
+        let counts = minutes
+            .entry((entry["service"].as_str().unwrap().to_owned(), start_ms))
+            .or_default();
+        counts.0 += 1;
+        match entry["level"].as_str().unwrap() {
+            "ERROR" | "FATAL" => counts.1 += 1,
+            "WARN" => counts.2 += 1,
+            _ => {}
+        }
+    }
+
+    let output = logproc()
+        .args(["process", "--format", "json", "--detailed", "--parser", "json"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(stats["lines"], truth["lines"]);
+    for (service, summary) in truth["services"].as_object().unwrap() {
+        let detail = &stats["services"][service];
+        assert_eq!(detail["components"], summary["components"], "{service}");
+        let expected: Vec<Value> = minutes
+            .iter()
+            .filter(|((name, _), _)| name == service)
+            .map(|((_, start_ms), (lines, errors, warnings))| {
+                serde_json::json!({"start_ms": start_ms, "lines": lines, "errors": errors, "warnings": warnings})
+            })
+            .collect();
+        let got: Vec<Value> = detail["per_minute"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|minute| {
+                let mut minute = minute.clone();
+                minute.as_object_mut().unwrap().remove("minute");
+                minute
+            })
+            .collect();
+        assert_eq!(got, expected, "{service}");
+    }
+
+    // The table has no room for them: said, not ignored.
+    let output = logproc().args(["process", "--detailed"]).arg(&out).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--detailed needs --format json"));
+}
