@@ -21,6 +21,7 @@
 //! logproc_plugin_sdk::export!(MyParser);
 //! ```
 
+pub mod format;
 mod level;
 mod time;
 
