@@ -17,7 +17,7 @@ use crate::config::Settings;
 use crate::ingest::file::{FileReader, LastLine, ReadLimits};
 use crate::ingest::watch::{IgnoredFiles, WatchContext, watch_dir};
 use crate::ingest::websocket::follow_websocket;
-use crate::pipeline::route::{AUTO, absolute};
+use crate::pipeline::route::{AUTO, FixedNames, absolute};
 use crate::pipeline::{ParserHandle, Parsers, Pipeline, Router};
 use crate::plugin::PluginEngine;
 use crate::plugin::catalog::{Accept, Catalog, follow_dir};
@@ -105,7 +105,11 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     for source in &settings.sources.websocket {
         let parser_settings: Vec<_> = source.settings.clone().into_iter().collect();
         let parser = parsers
-            .choose(&source.parser, &parser_settings)
+            .choose(
+                &source.parser,
+                &parser_settings,
+                FixedNames::new(&source.service, &source.component),
+            )
             .with_context(|| format!("WebSocket source {}", source.url))?;
         streams_in.spawn(follow_websocket(
             source.url.clone(),
@@ -217,7 +221,11 @@ fn http_sources(parsers: &Parsers, settings: &Settings) -> anyhow::Result<HashMa
     for source in &settings.sources.http {
         let choice_settings: Vec<_> = source.settings.clone().into_iter().collect();
         let parser = parsers
-            .choose(&source.parser, &choice_settings)
+            .choose(
+                &source.parser,
+                &choice_settings,
+                FixedNames::new(&source.service, &source.component),
+            )
             .with_context(|| format!("HTTP source `{}`", source.name))?;
         anyhow::ensure!(
             sources.insert(source.name.clone(), parser).is_none(),
@@ -245,10 +253,13 @@ pub async fn process(
     let parsers = load_plugins(settings).await?;
     let (router, fallback) = match parser {
         Some(name) => {
-            let parser = parsers.choose(name, &[])?;
+            let parser = parsers.choose(name, &[], FixedNames::default())?;
             (Router::single(parser.clone()), parser)
         }
-        None => (Router::new(&parsers, &settings.routes)?, parsers.choose(AUTO, &[])?),
+        None => (
+            Router::new(&parsers, &settings.routes)?,
+            parsers.choose(AUTO, &[], FixedNames::default())?,
+        ),
     };
     let store = Arc::new(MemoryStore::default());
     let pipeline = Pipeline::start(store.clone(), settings)?;

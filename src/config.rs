@@ -136,6 +136,12 @@ pub struct HttpSource {
     /// Settings for the plugin.
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// The service every line counts under, whatever the line says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The component every line counts under, whatever the line says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,6 +155,12 @@ pub struct WebSocketSource {
     /// Settings for the plugin.
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// The service every line counts under, whatever the line says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The component every line counts under, whatever the line says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
 }
 
 fn auto() -> String {
@@ -165,6 +177,12 @@ pub struct RouteSettings {
     /// Settings passed to the plugin's `configure`.
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// The service every line counts under, whatever the line says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The component every line counts under, whatever the line says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
 }
 
 /// The prefix of the environment variables that override settings.
@@ -311,6 +329,8 @@ impl Settings {
                 url: url.clone(),
                 parser: auto(),
                 settings: BTreeMap::new(),
+                service: None,
+                component: None,
             }));
         settings.validate()?;
         Ok(settings)

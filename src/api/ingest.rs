@@ -111,7 +111,7 @@ fn ingest_parser(state: &AppState, name: &str) -> Result<Parser, ApiError> {
             None => {
                 let choice = state
                     .parsers
-                    .choose(name, &[])
+                    .choose(name, &[], Default::default())
                     .map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
                 choices.insert(name.to_owned(), choice.clone());
                 choice

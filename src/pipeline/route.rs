@@ -23,6 +23,24 @@ pub struct ParserSpec {
     pub id: usize,
     pub plugin: Arc<CompiledPlugin>,
     pub settings: Vec<(String, String)>,
+    pub fixed: FixedNames,
+}
+
+/// Names a route or source gives every line it parses, over what the
+/// lines say (`service:` and `component:` in its settings).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixedNames {
+    pub service: Option<String>,
+    pub component: Option<String>,
+}
+
+impl FixedNames {
+    pub fn new(service: &Option<String>, component: &Option<String>) -> FixedNames {
+        FixedNames {
+            service: service.clone(),
+            component: component.clone(),
+        }
+    }
 }
 
 /// How a batch's lines are parsed.
@@ -53,6 +71,7 @@ pub struct Parsers {
 pub struct Choice {
     name: String,
     settings: Vec<(String, String)>,
+    fixed: FixedNames,
     catalog: Arc<Catalog>,
     /// The parser for the plugin versions it was last resolved to.
     resolved: Mutex<Option<Parser>>,
@@ -77,7 +96,7 @@ impl Parsers {
 
     /// The choice of `name` (a plugin or `auto`) with `settings`, checked
     /// now: an unknown plugin or refused settings are an error.
-    pub fn choose(&self, name: &str, settings: &[(String, String)]) -> anyhow::Result<ParserHandle> {
+    pub fn choose(&self, name: &str, settings: &[(String, String)], fixed: FixedNames) -> anyhow::Result<ParserHandle> {
         if name == AUTO {
             anyhow::ensure!(settings.is_empty(), "parser `auto` takes no settings");
         }
@@ -99,6 +118,7 @@ impl Parsers {
         let choice = Arc::new(Choice {
             name: name.to_owned(),
             settings: settings.to_vec(),
+            fixed,
             catalog: self.catalog.clone(),
             resolved: Mutex::new(None),
             last_error: Mutex::new(None),
@@ -200,6 +220,7 @@ impl Choice {
                 id: NEXT_SPEC_ID.fetch_add(1, Ordering::Relaxed),
                 plugin: plugin.clone(),
                 settings: self.settings.clone(),
+                fixed: self.fixed.clone(),
             })
         };
         let parser = match plugins.as_slice() {
@@ -239,7 +260,11 @@ impl Router {
                     .map_err(|error| anyhow::anyhow!("route glob `{}` is invalid: {error}", route.glob))?;
                 let settings: Vec<_> = route.settings.clone().into_iter().collect();
                 let parser = parsers
-                    .choose(&route.parser, &settings)
+                    .choose(
+                        &route.parser,
+                        &settings,
+                        FixedNames::new(&route.service, &route.component),
+                    )
                     .map_err(|error| anyhow::anyhow!("route `{}`: {error:#}", route.glob))?;
                 Ok((glob.compile_matcher(), parser))
             })

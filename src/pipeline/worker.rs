@@ -9,7 +9,7 @@ use tracing::{debug, warn};
 
 use super::Done;
 use super::batch::Batch;
-use super::route::{Parser, ParserSpec};
+use super::route::{FixedNames, Parser, ParserSpec};
 use crate::model::{Delta, Level, LevelCounts, UNKNOWN_NAME, minute_of};
 use crate::plugin::{Entry, Outcome, ParsedBatch, PluginInstance};
 
@@ -97,14 +97,14 @@ fn parse_with(
     match call(instances, spec, text, count) {
         Ok(parsed) => {
             plugin.counters().batch_done(plugin.name(), true);
-            record(delta, &parsed, now_ms);
+            record(delta, &parsed, now_ms, &spec.fixed);
         }
         Err(failure) => {
             plugin.counters().batch_done(plugin.name(), false);
             warn!(plugin = plugin.name(), lines = count, error = %failure, "Plugin failed on a batch; parsing its lines one by one.");
             for line in text.split('\n').take(count) {
                 match call(instances, spec, line, 1) {
-                    Ok(parsed) => record(delta, &parsed, now_ms),
+                    Ok(parsed) => record(delta, &parsed, now_ms, &spec.fixed),
                     Err(failure) => {
                         warn!(plugin = plugin.name(), line = preview(line), error = %failure, "Plugin failed on a line; counted invalid.");
                         delta.invalid += 1;
@@ -167,7 +167,7 @@ fn preview(line: &str) -> &str {
 /// name index first (an integer hash per line), and each distinct service,
 /// component and minute is added to `delta` once per batch (a batch names
 /// few), rather than hashing the names of every line.
-fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64) {
+fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64, fixed: &FixedNames) {
     let mut components: HashMap<(Option<u32>, Option<u32>), LevelCounts, IndexHash> = HashMap::default();
     let mut minutes: HashMap<(Option<u32>, i64), LevelCounts, IndexHash> = HashMap::default();
     for outcome in &parsed.outcomes {
@@ -192,11 +192,13 @@ fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64) {
     }
     let names: Vec<_> = parsed.names.iter().map(|name| name_or_unknown(Some(name))).collect();
     let name = |index: Option<u32>| index.map_or(UNKNOWN_NAME, |index| &names[index as usize]);
-    for ((service, component), counts) in &components {
-        delta.add_component(name(*service), name(*component), counts);
+    let service = |index| fixed.service.as_deref().unwrap_or_else(|| name(index));
+    let component = |index| fixed.component.as_deref().unwrap_or_else(|| name(index));
+    for ((service_index, component_index), counts) in &components {
+        delta.add_component(service(*service_index), component(*component_index), counts);
     }
-    for ((service, minute), counts) in &minutes {
-        delta.add_minute(name(*service), *minute, counts);
+    for ((service_index, minute), counts) in &minutes {
+        delta.add_minute(service(*service_index), *minute, counts);
     }
 }
 

@@ -138,7 +138,8 @@ fn a_named_http_source_parses_with_its_configured_plugin_and_settings() {
     std::fs::write(
         &config,
         "sources:\n  http:\n    - name: legacy\n      parser: regex\n      settings:\n        \
-         pattern: '^(?P<level>[A-Z]+)\\|(?P<service>\\w+)\\|(?P<message>.*)$'\n",
+         pattern: '^(?P<level>[A-Z]+)\\|(?P<service>\\w+)\\|(?P<message>.*)$'\n    \
+         - name: kiosk\n      parser: json\n      service: kiosk\n      component: screen\n",
     )
     .unwrap();
     let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
@@ -157,10 +158,17 @@ fn a_named_http_source_parses_with_its_configured_plugin_and_settings() {
         (Some(1), Some(1))
     );
 
+    // A source that names the service and component of its lines.
+    let (status, body) = app.post("/ingest?source=kiosk", b"{\"level\":\"ERROR\",\"service\":\"other\"}\n");
+    assert_eq!((status, body["accepted"].as_u64()), (200, Some(1)), "{body}");
+    let (_, kiosk) = app.get("/stats/kiosk");
+    assert_eq!(kiosk["components"]["screen"]["levels"]["ERROR"], 1, "{kiosk}");
+    assert_eq!(app.get("/stats/other").0, 404);
+
     let (status, body) = app.post("/ingest?source=nosuch", b"x\n");
     assert_eq!(
         (status, body["error"].as_str().unwrap()),
-        (400, "unknown source `nosuch`; configured (sources.http): legacy")
+        (400, "unknown source `nosuch`; configured (sources.http): kiosk, legacy")
     );
     let (status, _) = app.post("/ingest?source=legacy&parser=json", b"x\n");
     assert_eq!(status, 400);

@@ -196,6 +196,57 @@ fn a_route_can_give_the_regex_plugin_its_own_pattern() {
 }
 
 #[test]
+fn a_route_can_fix_the_service_and_component_of_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("fixed.yaml");
+    std::fs::write(
+        &config,
+        r#"routes:
+  - glob: "*.app"
+    parser: regex
+    service: billing
+    component: batch
+    settings:
+      pattern: '^(?P<level>\w+) (?P<service>[\w-]+): '
+  - glob: "*.jsonl"
+    parser: json
+    service: edge
+"#,
+    )
+    .unwrap();
+    let app = dir.path().join("jobs.app");
+    std::fs::write(&app, "error mail-out: disk full\nINFO billing: ok\nno match\n").unwrap();
+    let json = dir.path().join("edge.jsonl");
+    std::fs::write(
+        &json,
+        "{\"level\":\"WARN\",\"service\":\"gateway\",\"component\":\"tls\"}\n{\"level\":\"INFO\"}\n",
+    )
+    .unwrap();
+    let output = logproc()
+        .args(["process", "--format", "json", "--detailed", "--config"])
+        .arg(&config)
+        .arg(&app)
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stats = stats_of(&output);
+    assert_eq!((stats["lines"].as_u64(), stats["invalid"].as_u64()), (Some(5), Some(1)));
+    let services: Vec<&String> = stats["services"].as_object().unwrap().keys().collect();
+    assert_eq!(services, ["billing", "edge"], "the lines' own services give way");
+    let billing = &stats["services"]["billing"];
+    let components: Vec<&String> = billing["components"].as_object().unwrap().keys().collect();
+    assert_eq!(components, ["batch"]);
+    assert_eq!(
+        (billing["levels"]["ERROR"].as_u64(), billing["levels"]["INFO"].as_u64()),
+        (Some(1), Some(1))
+    );
+    // Without a fixed component, the line's own stays.
+    let edge = &stats["services"]["edge"]["components"];
+    assert_eq!(edge["tls"]["levels"]["WARN"], 1);
+    assert_eq!(edge["unknown"]["levels"]["INFO"], 1);
+}
+
+#[test]
 fn bad_routes_are_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("x.app");
