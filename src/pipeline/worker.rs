@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use tracing::{debug, warn};
 
 use super::Done;
-use super::batch::Batch;
+use super::batch::{Batch, Progress};
 use super::route::{FixedNames, Parser, ParserSpec};
 use crate::model::{Delta, Level, LevelCounts, UNKNOWN_NAME, minute_of};
 use crate::plugin::{Entry, Outcome, ParsedBatch, PluginInstance};
@@ -29,7 +29,20 @@ struct Cached {
 pub fn run_worker(batches: async_channel::Receiver<Batch>, done: async_channel::Sender<Done>) {
     let mut instances: HashMap<usize, Cached> = HashMap::new();
     while let Ok(batch) = batches.recv_blocking() {
-        let delta = parse(&mut instances, &batch);
+        let mut first_invalid = None;
+        let delta = parse(&mut instances, &batch, &mut first_invalid);
+        if let (0, Progress::Advance(checkpoint), Some((line, reason))) = (batch.seq, &batch.progress, &first_invalid)
+            && delta.invalid * 2 > batch.lines as u64
+        {
+            warn!(
+                path = %checkpoint.path,
+                invalid = delta.invalid,
+                lines = batch.lines,
+                line = %preview(line),
+                %reason,
+                "Most of the file's first lines are invalid: is its route's parser right for it? (logproc plugin check NAME --sample FILE shows why)"
+            );
+        }
         instances.retain(|_, cached| cached.spec.strong_count() > 0);
         let finished = Done {
             source: batch.source,
@@ -45,7 +58,9 @@ pub fn run_worker(batches: async_channel::Receiver<Batch>, done: async_channel::
     }
 }
 
-fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch) -> Delta {
+/// Parses a batch; `first_invalid` gets its first invalid line and the
+/// reason, if the plugin called any invalid.
+fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch, first_invalid: &mut FirstInvalid) -> Delta {
     let mut delta = Delta {
         invalid: batch.rejected,
         ..Delta::default()
@@ -53,7 +68,15 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch) -> Delta {
     let now_ms = crate::time::now_ms();
     match &batch.parser {
         None => delta.invalid += batch.lines as u64,
-        Some(Parser::Single(spec)) => parse_with(instances, spec, &batch.text, batch.lines, now_ms, &mut delta),
+        Some(Parser::Single(spec)) => parse_with(
+            instances,
+            spec,
+            &batch.text,
+            batch.lines,
+            now_ms,
+            &mut delta,
+            first_invalid,
+        ),
         Some(Parser::Auto { json, text }) => {
             let (mut json_lines, mut text_lines) = (String::new(), String::new());
             let (mut json_count, mut text_count) = (0, 0);
@@ -69,8 +92,24 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch) -> Delta {
                 into.push_str(line);
                 *count += 1;
             }
-            parse_with(instances, json, &json_lines, json_count, now_ms, &mut delta);
-            parse_with(instances, text, &text_lines, text_count, now_ms, &mut delta);
+            parse_with(
+                instances,
+                json,
+                &json_lines,
+                json_count,
+                now_ms,
+                &mut delta,
+                first_invalid,
+            );
+            parse_with(
+                instances,
+                text,
+                &text_lines,
+                text_count,
+                now_ms,
+                &mut delta,
+                first_invalid,
+            );
         }
     }
     delta
@@ -81,6 +120,9 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch) -> Delta {
 /// throws its instance away, and the lines are parsed again one by one on
 /// fresh instances, so that only the lines the plugin fails on are counted
 /// invalid.
+/// A line a plugin called invalid, and the reason it gave.
+type FirstInvalid = Option<(String, String)>;
+
 fn parse_with(
     instances: &mut HashMap<usize, Cached>,
     spec: &Arc<ParserSpec>,
@@ -88,7 +130,14 @@ fn parse_with(
     count: usize,
     now_ms: i64,
     delta: &mut Delta,
+    first_invalid: &mut FirstInvalid,
 ) {
+    let mut keep_first = |at: Option<(usize, &str)>, lines: &str| {
+        if let (None, Some((at, reason))) = (&first_invalid, at) {
+            let line = lines.split('\n').nth(at).unwrap_or_default();
+            *first_invalid = Some((line.to_owned(), reason.to_owned()));
+        }
+    };
     if count == 0 {
         return;
     }
@@ -97,14 +146,14 @@ fn parse_with(
     match call(instances, spec, text, count) {
         Ok(parsed) => {
             plugin.counters().batch_done(plugin.name(), true);
-            record(delta, &parsed, now_ms, &spec.fixed);
+            keep_first(record(delta, &parsed, now_ms, &spec.fixed), text);
         }
         Err(failure) => {
             plugin.counters().batch_done(plugin.name(), false);
             warn!(plugin = plugin.name(), lines = count, error = %failure, "Plugin failed on a batch; parsing its lines one by one.");
             for line in text.split('\n').take(count) {
                 match call(instances, spec, line, 1) {
-                    Ok(parsed) => record(delta, &parsed, now_ms, &spec.fixed),
+                    Ok(parsed) => keep_first(record(delta, &parsed, now_ms, &spec.fixed), line),
                     Err(failure) => {
                         warn!(plugin = plugin.name(), line = preview(line), error = %failure, "Plugin failed on a line; counted invalid.");
                         delta.invalid += 1;
@@ -163,14 +212,16 @@ fn preview(line: &str) -> &str {
     &line[..end]
 }
 
-/// Counts a checked batch's outcomes into `delta`. Lines are tallied by
+/// Counts a checked batch's outcomes into `delta`, and returns the index
+/// and reason of the first invalid line, if any. Lines are tallied by
 /// name index first (an integer hash per line), and each distinct service,
 /// component and minute is added to `delta` once per batch (a batch names
 /// few), rather than hashing the names of every line.
-fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64, fixed: &FixedNames) {
+fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, now_ms: i64, fixed: &FixedNames) -> Option<(usize, &'a str)> {
+    let mut first_invalid = None;
     let mut components: HashMap<(Option<u32>, Option<u32>), LevelCounts, IndexHash> = HashMap::default();
     let mut minutes: HashMap<(Option<u32>, i64), LevelCounts, IndexHash> = HashMap::default();
-    for outcome in &parsed.outcomes {
+    for (at, outcome) in parsed.outcomes.iter().enumerate() {
         match outcome {
             Outcome::Parsed(Entry {
                 timestamp_ms,
@@ -187,6 +238,7 @@ fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64, fixed: &FixedNam
             Outcome::Invalid(reason) => {
                 debug!(%reason, "Invalid line.");
                 delta.invalid += 1;
+                first_invalid.get_or_insert((at, reason.as_str()));
             }
         }
     }
@@ -200,6 +252,7 @@ fn record(delta: &mut Delta, parsed: &ParsedBatch, now_ms: i64, fixed: &FixedNam
     for ((service_index, minute), counts) in &minutes {
         delta.add_minute(service(*service_index), *minute, counts);
     }
+    first_invalid
 }
 
 /// Hashes the small integer keys of [`record`]'s tallies with one multiply

@@ -233,3 +233,33 @@ fn a_websocket_source_closed_by_its_server_logs_the_close_frame_plainly() {
     );
     assert!(!line.contains("CloseFrame"), "{line}");
 }
+
+#[test]
+fn a_file_mostly_invalid_for_its_parser_is_warned_about_once_with_a_sample() {
+    let dirs = Dirs::new();
+    let file = dirs.watched("auth.log");
+    // syslog lines, routed by name to the regex plugin's default format.
+    std::fs::write(
+        &file,
+        "Jun 14 15:16:01 combo sshd[19939]: authentication failure\n\
+         Jun 14 15:16:02 combo sshd[19937]: check pass; user unknown\n\
+         2025-01-01T12:00:00.000Z INFO [auth/api] fine\n",
+    )
+    .unwrap();
+    let app = App::spawn(&dirs, &[]);
+    app.wait_until_read(&file);
+    let line = app.wait_for_log(&["Most of the file's first lines are invalid"]);
+    for part in [
+        format!("path={}", file.display()),
+        "invalid=2".to_owned(),
+        "lines=3".to_owned(),
+        "line=Jun 14 15:16:01 combo sshd[19939]: authentication failure".to_owned(),
+        "reason=".to_owned(),
+    ] {
+        assert!(line.contains(&part), "{part} in {line}");
+    }
+    // Lines appended later are not the first batch: no second warning.
+    append(&file, "not a log line\nnor this\n");
+    app.wait_until_read(&file);
+    assert_eq!(app.log_lines(&["Most of the file's first lines are invalid"]), 1);
+}
