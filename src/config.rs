@@ -341,13 +341,8 @@ impl Settings {
     /// (or a placeholder that would be taken for one): a header comment
     /// names those that are set.
     pub fn to_yaml(&self) -> anyhow::Result<String> {
-        let secrets = [
-            ("server.ingest_token", &self.server.ingest_token),
-            ("server.read_token", &self.server.read_token),
-            ("plugins.upload_token", &self.plugins.upload_token),
-        ];
         let mut out = String::from("# logproc's effective settings (logproc serve --print-config).\n");
-        for (key, secret) in secrets {
+        for (key, secret) in self.secrets() {
             if secret.is_some() {
                 let variable = format!("{ENV_PREFIX}_{}", key.replace('.', "__").to_uppercase());
                 out.push_str(&format!(
@@ -359,6 +354,15 @@ impl Settings {
         emitter.dump(&json_to_yaml(serde_json::to_value(self)?))?;
         out.push('\n');
         Ok(out)
+    }
+
+    /// The tokens, by key: never printed, never empty.
+    fn secrets(&self) -> [(&'static str, &Option<String>); 3] {
+        [
+            ("server.ingest_token", &self.server.ingest_token),
+            ("server.read_token", &self.server.read_token),
+            ("plugins.upload_token", &self.plugins.upload_token),
+        ]
     }
 
     /// The addresses `server.listen` names (a host name may resolve to
@@ -413,12 +417,7 @@ impl Settings {
                 source.url
             );
         }
-        let secrets = [
-            ("server.ingest_token", &self.server.ingest_token),
-            ("server.read_token", &self.server.read_token),
-            ("plugins.upload_token", &self.plugins.upload_token),
-        ];
-        for (key, secret) in secrets {
+        for (key, secret) in self.secrets() {
             anyhow::ensure!(
                 secret.as_ref().is_none_or(|secret| !secret.trim().is_empty()),
                 "invalid configuration: {key} is empty; leave it unset or give a long random secret"
