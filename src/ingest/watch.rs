@@ -110,6 +110,9 @@ struct Files {
     /// the same inode waits for it, so its batches cannot be mixed up with
     /// the removal in the aggregator's order.
     forgetting: HashMap<FileKey, tokio::sync::oneshot::Receiver<Counted>>,
+    /// Why the directory could not be listed last time: a lasting problem
+    /// is logged once, not at every rescan.
+    list_error: Option<String>,
 }
 
 /// Watches `ctx.dir` until cancelled, then waits for every reader to stop.
@@ -129,6 +132,7 @@ pub async fn watch_dir(ctx: WatchContext) -> anyhow::Result<()> {
         readers: TaskTracker::new(),
         tracked: HashMap::new(),
         forgetting: HashMap::new(),
+        list_error: None,
     };
     for (key, checkpoint) in stored {
         let tracked = files.tracked.entry(key).or_default();
@@ -239,9 +243,18 @@ impl Files {
             )
         });
         let entries = match std::fs::read_dir(&self.ctx.dir) {
-            Ok(entries) => entries,
+            Ok(entries) => {
+                if self.list_error.take().is_some() {
+                    info!(dir = %self.ctx.dir.display(), "The watch directory can be listed again.");
+                }
+                entries
+            }
             Err(error) => {
-                warn!(dir = %self.ctx.dir.display(), error = %error, "Cannot list the watch directory.");
+                let error = error.to_string();
+                if self.list_error.as_ref() != Some(&error) {
+                    warn!(dir = %self.ctx.dir.display(), %error, "Cannot list the watch directory; will retry at every rescan.");
+                    self.list_error = Some(error);
+                }
                 return;
             }
         };

@@ -220,7 +220,8 @@ fn a_pattern_without_known_groups_is_warned_about() {
 
 #[test]
 fn a_websocket_source_closed_by_its_server_logs_the_close_frame_plainly() {
-    let generator = App::spawn(&Dirs::new(), &[]);
+    let generator_dirs = Dirs::new();
+    let generator = App::spawn(&generator_dirs, &[]);
     let url = format!("ws://{}/ws/logs?interval_ms=10", generator.addr);
     let dirs = Dirs::new();
     let follower = App::spawn(&dirs, &["--ws-source", &url]);
@@ -262,4 +263,21 @@ fn a_file_mostly_invalid_for_its_parser_is_warned_about_once_with_a_sample() {
     append(&file, "not a log line\nnor this\n");
     app.wait_until_read(&file);
     assert_eq!(app.log_lines(&["Most of the file's first lines are invalid"]), 1);
+}
+
+#[test]
+fn a_watch_dir_that_goes_away_is_reported_once_and_read_again_when_back() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("fast.yaml");
+    std::fs::write(&config, "watch:\n  poll_interval_ms: 50\n").unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    std::fs::remove_dir(dirs.watch()).unwrap();
+    app.wait_for_log(&["Cannot list the watch directory"]);
+    std::fs::create_dir(dirs.watch()).unwrap();
+    app.wait_for_log(&["The watch directory can be listed again."]);
+    assert_eq!(app.log_lines(&["Cannot list the watch directory"]), 1);
+    // Files in it are read again (found by the rescan).
+    let file = dirs.watched("back.jsonl");
+    std::fs::write(&file, "{\"level\":\"INFO\",\"service\":\"auth\"}\n").unwrap();
+    assert_eq!(app.wait_until_read(&file)["lines"], 1);
 }
