@@ -271,6 +271,9 @@ fn a_watch_dir_that_goes_away_is_reported_once_and_read_again_when_back() {
     let config = dirs.root.path().join("fast.yaml");
     std::fs::write(&config, "watch:\n  poll_interval_ms: 50\n").unwrap();
     let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    // The watcher starts right after the server: gone before that, the
+    // directory cannot be watched at all.
+    app.wait_for_log(&["Watching directory."]);
     std::fs::remove_dir(dirs.watch()).unwrap();
     app.wait_for_log(&["Cannot list the watch directory"]);
     std::fs::create_dir(dirs.watch()).unwrap();
