@@ -215,17 +215,19 @@ impl Files {
 
     /// Lists a file no route matches in `/sources`, logged once per name.
     fn ignore(&self, key: FileKey, path: &Path, routed_by: &Path) {
+        let mut listed = self.ctx.ignored.lock().expect("ignored lock poisoned");
+        // Seen at every rescan: the reason is made only for a new name.
+        if listed.get(&key).is_some_and(|file| Path::new(&file.path) == path) {
+            return;
+        }
         let name = routed_by.file_name().unwrap_or_default().to_string_lossy();
         let globs: Vec<_> = self.ctx.router.globs().collect();
         let ignored = IgnoredFile {
             path: path.display().to_string(),
             reason: format!("no route matches `{name}` (routes: {})", globs.join(", ")),
         };
-        let mut listed = self.ctx.ignored.lock().expect("ignored lock poisoned");
-        if listed.get(&key) != Some(&ignored) {
-            info!(path = %ignored.path, reason = %ignored.reason, "File ignored: add a route for it to read it.");
-            listed.insert(key, ignored);
-        }
+        info!(path = %ignored.path, reason = %ignored.reason, "File ignored: add a route for it to read it.");
+        listed.insert(key, ignored);
     }
 
     /// The parser for a file, by its name.

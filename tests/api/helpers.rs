@@ -86,7 +86,8 @@ impl App {
         App::start(App::serve_command(dirs, extra))
     }
 
-    fn serve_command(dirs: &Dirs, extra: &[&str]) -> Command {
+    /// `logproc serve` over `dirs` with `extra` arguments, not started.
+    pub fn serve_command(dirs: &Dirs, extra: &[&str]) -> Command {
         let mut command = logproc();
         command
             .args(["serve", "--data-dir"])

@@ -1,13 +1,12 @@
 //! Start-up and shutdown of `logproc serve`.
 
-use crate::helpers::{App, Dirs, logproc};
-use crate::helpers::{append, wait_for};
+use crate::helpers::{App, Dirs, append, wait_for};
 
 #[test]
 fn a_second_service_on_the_same_data_dir_stops_with_a_clear_error() {
     let dirs = Dirs::new();
     let _first = App::spawn(&dirs, &[]);
-    let stderr = refused_start(&dirs);
+    let stderr = refused_start(&dirs, &[]);
     assert!(stderr.contains("is in use by another process"), "{stderr}");
 }
 
@@ -18,13 +17,11 @@ fn sigterm_when_idle_exits_zero() {
     assert!(app.terminate().success());
 }
 
-/// Runs `logproc serve` on `dirs` expecting it to refuse to start; returns its stderr.
-fn refused_start(dirs: &Dirs) -> String {
-    let output = logproc()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dirs.data())
-        .arg("--watch-dir")
-        .arg(dirs.watch())
+/// Runs `logproc serve` on `dirs` with `extra` arguments expecting it to
+/// refuse to start; returns its stderr.
+fn refused_start(dirs: &Dirs, extra: &[&str]) -> String {
+    let output = App::serve_command(dirs, extra)
+        .args(["--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -50,7 +47,7 @@ fn a_store_of_another_format_is_refused_with_a_clear_message() {
         db.insert(b"v/format", &99u64.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
-    let stderr = refused_start(&dirs);
+    let stderr = refused_start(&dirs, &[]);
     assert!(
         stderr.contains("was written by a newer logproc (store format 99); this logproc reads format 3"),
         "{stderr}"
@@ -62,7 +59,7 @@ fn a_store_of_another_format_is_refused_with_a_clear_message() {
         db.flush().unwrap();
     }
     std::fs::remove_file(dirs.data().join("logproc-store")).unwrap();
-    let stderr = refused_start(&dirs);
+    let stderr = refused_start(&dirs, &[]);
     assert!(
         stderr.contains("was written by an older logproc (store format 1)"),
         "{stderr}"
@@ -87,7 +84,7 @@ fn a_damaged_store_is_refused_never_silently_emptied() {
         })
         .collect();
     std::fs::write(&db, garbage).unwrap();
-    let stderr = refused_start(&dirs);
+    let stderr = refused_start(&dirs, &[]);
     assert!(
         stderr.contains("is damaged or was written by an incompatible version"),
         "{stderr}"
@@ -122,7 +119,7 @@ fn a_watch_dir_that_is_a_file_is_refused_before_listening() {
     let dirs = Dirs::new();
     std::fs::remove_dir(dirs.watch()).unwrap();
     std::fs::write(dirs.watch(), "not a directory").unwrap();
-    let stderr = refused_start(&dirs);
+    let stderr = refused_start(&dirs, &[]);
     assert!(
         stderr.contains(&format!(
             "the watch directory {} is not a directory",
@@ -185,19 +182,7 @@ fn a_route_naming_a_missing_plugin_says_where_plugins_go() {
     let dirs = Dirs::new();
     let config = dirs.root.path().join("config.yaml");
     std::fs::write(&config, "routes:\n  - {glob: \"*.app\", parser: nosuch}\n").unwrap();
-    let output = logproc()
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dirs.data())
-        .arg("--watch-dir")
-        .arg(dirs.watch())
-        .arg("--plugin-dir")
-        .arg(dirs.plugin_dir())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let stderr = refused_start(&dirs, &["--config", config.to_str().unwrap()]);
     let expected = format!(
         "route `*.app`: unknown parser `nosuch` (known: json, regex, auto); a plugin of your own is a file nosuch.wasm in plugins.dir ({})",
         dirs.plugin_dir().display()
