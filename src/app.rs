@@ -103,13 +103,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     }));
     let streams_in = TaskTracker::new();
     for source in &settings.sources.websocket {
-        let parser_settings: Vec<_> = source.settings.clone().into_iter().collect();
         let parser = parsers
-            .choose(
-                &source.parser,
-                &parser_settings,
-                FixedNames::new(&source.service, &source.component),
-            )
+            .choose_options(&source.parser_options())
             .with_context(|| format!("WebSocket source {}", source.url))?;
         streams_in.spawn(follow_websocket(
             source.url.clone(),
@@ -219,13 +214,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
 fn http_sources(parsers: &Parsers, settings: &Settings) -> anyhow::Result<HashMap<String, ParserHandle>> {
     let mut sources = HashMap::new();
     for source in &settings.sources.http {
-        let choice_settings: Vec<_> = source.settings.clone().into_iter().collect();
         let parser = parsers
-            .choose(
-                &source.parser,
-                &choice_settings,
-                FixedNames::new(&source.service, &source.component),
-            )
+            .choose_options(&source.parser_options())
             .with_context(|| format!("HTTP source `{}`", source.name))?;
         anyhow::ensure!(
             sources.insert(source.name.clone(), parser).is_none(),

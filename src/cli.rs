@@ -75,7 +75,7 @@ pub struct GenArgs {
     /// Comma-separated services [default: auth, orders, payments, inventory, notifications, gateway].
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub services: Vec<String>,
-    /// Share of lines (0 to 1) written invalid on purpose.
+    /// Share of lines (0 to 1) written malformed on purpose: invalid JSON, or (text) free text, which auto counts under the file's name.
     #[arg(long, value_name = "RATIO", default_value_t = 0.0)]
     pub invalid_ratio: f64,
     /// Timestamp of the first line, epoch milliseconds [default: 2025-01-01T00:00:00Z].

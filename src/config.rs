@@ -142,6 +142,24 @@ pub struct HttpSource {
     /// The component every line counts under, whatever the line says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component: Option<String>,
+    /// A format of the library (`syslog`, `java`, ...), or `auto` (the
+    /// default: detected per source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// How timestamps are written (strftime, `%Y-%m-%d %H:%M:%S`); without
+    /// it, every known spelling is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
+    /// The offset of timestamps that name none (`UTC`, `+02:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Level names of these logs, mapped to logproc's (`NOTICE: warn`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub levels: BTreeMap<String, String>,
+    /// A regex with a `service` group, matched against the file name: the
+    /// service every line of the file counts under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_from_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,11 +179,51 @@ pub struct WebSocketSource {
     /// The component every line counts under, whatever the line says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component: Option<String>,
+    /// A format of the library (`syslog`, `java`, ...), or `auto` (the
+    /// default: detected per source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// How timestamps are written (strftime, `%Y-%m-%d %H:%M:%S`); without
+    /// it, every known spelling is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
+    /// The offset of timestamps that name none (`UTC`, `+02:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Level names of these logs, mapped to logproc's (`NOTICE: warn`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub levels: BTreeMap<String, String>,
+    /// A regex with a `service` group, matched against the file name: the
+    /// service every line of the file counts under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_from_path: Option<String>,
 }
 
 fn auto() -> String {
     crate::pipeline::route::AUTO.to_owned()
 }
+
+/// What routes and sources say about their parser, as one value.
+macro_rules! parser_options {
+    ($($settings:ty),*) => {$(
+        impl $settings {
+            pub fn parser_options(&self) -> crate::pipeline::route::ParserOptions {
+                crate::pipeline::route::ParserOptions {
+                    parser: self.parser.clone(),
+                    format: self.format.clone(),
+                    settings: self.settings.clone().into_iter().collect(),
+                    timestamp_format: self.timestamp_format.clone(),
+                    timezone: self.timezone.clone(),
+                    levels: self.levels.clone().into_iter().collect(),
+                    service: self.service.clone(),
+                    component: self.component.clone(),
+                    service_from_path: self.service_from_path.clone(),
+                }
+            }
+        }
+    )*};
+}
+parser_options!(RouteSettings, HttpSource, WebSocketSource);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -183,6 +241,24 @@ pub struct RouteSettings {
     /// The component every line counts under, whatever the line says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component: Option<String>,
+    /// A format of the library (`syslog`, `java`, ...), or `auto` (the
+    /// default: detected per source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// How timestamps are written (strftime, `%Y-%m-%d %H:%M:%S`); without
+    /// it, every known spelling is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
+    /// The offset of timestamps that name none (`UTC`, `+02:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Level names of these logs, mapped to logproc's (`NOTICE: warn`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub levels: BTreeMap<String, String>,
+    /// A regex with a `service` group, matched against the file name: the
+    /// service every line of the file counts under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_from_path: Option<String>,
 }
 
 /// The prefix of the environment variables that override settings.
@@ -331,6 +407,11 @@ impl Settings {
                 settings: BTreeMap::new(),
                 service: None,
                 component: None,
+                format: None,
+                timestamp_format: None,
+                timezone: None,
+                levels: BTreeMap::new(),
+                service_from_path: None,
             }));
         settings.validate()?;
         Ok(settings)

@@ -68,6 +68,9 @@ pub struct Delta {
     pub parsed: u64,
     /// Lines that could not be parsed.
     pub invalid: u64,
+    /// Parsed lines without a timestamp (none written, or one unreadable
+    /// in a detected format): counted at the time they were parsed.
+    pub untimed: u64,
     /// Parsed lines by service.
     pub services: HashMap<String, ServiceDelta>,
 }
@@ -118,6 +121,7 @@ impl Delta {
     pub fn merge(&mut self, other: Delta) {
         self.parsed += other.parsed;
         self.invalid += other.invalid;
+        self.untimed += other.untimed;
         for (name, theirs) in other.services {
             let ours = self.services.entry(name).or_default();
             for (component, counts) in theirs.components {

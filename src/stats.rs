@@ -209,6 +209,14 @@ pub struct SourceProgress {
     /// Every line before this byte offset is counted, none after it
     /// (decompressed bytes, for a `.gz` file).
     pub offset: u64,
+    /// The format its parser chose from its first lines, if it chose one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Its lines parsed, invalid, and parsed without a readable timestamp
+    /// (counted at the time of reading), up to `offset`.
+    pub parsed: u64,
+    pub invalid: u64,
+    pub untimed: u64,
     /// Why the file is not read, for a file in the watch directory that no
     /// route matches (its offset is 0).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,6 +231,10 @@ pub fn read_sources(store: &dyn Store) -> Result<Vec<SourceProgress>, StoreError
             source: checkpoint.path,
             file: key.source(),
             offset: checkpoint.offset,
+            format: checkpoint.format.filter(|format| !format.is_empty()),
+            parsed: checkpoint.counts.parsed,
+            invalid: checkpoint.counts.invalid,
+            untimed: checkpoint.counts.untimed,
             ignored: None,
         })
         .collect();

@@ -9,14 +9,17 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppState};
 use tokio::sync::oneshot;
 
-use crate::pipeline::route::AUTO;
-use crate::pipeline::{BatchBuilder, Counted, Parser, Progress, SourceId};
+use crate::pipeline::route::{AUTO, ParserOptions, Sniffer};
+use crate::pipeline::{BatchBuilder, Counted, Parser, Progress, SourceContext, SourceId};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestQuery {
     parser: Option<String>,
     source: Option<String>,
+    /// A format of the library, or `auto` (the default: detected from the
+    /// body's first lines).
+    format: Option<String>,
 }
 
 /// Lines parsed, and lines that could not be (blank lines are neither).
@@ -32,14 +35,14 @@ pub async fn ingest(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestResponse>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let parser = match (&query.source, &query.parser) {
-        (Some(_), Some(_)) => {
+    let parser = match (&query.source, &query.parser, &query.format) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(ApiError::BadRequest(
-                "give `source` or `parser`, not both: a source names its parser".into(),
+                "give `source`, or `parser` and `format`, not both: a source names its parser and format".into(),
             ));
         }
-        (Some(source), None) => source_parser(&state, source)?,
-        (None, parser) => ingest_parser(&state, parser.as_deref().unwrap_or(AUTO))?,
+        (Some(source), None, None) => source_parser(&state, source)?,
+        (None, parser, format) => ingest_parser(&state, parser.as_deref().unwrap_or(AUTO), format.as_deref())?,
     };
     let parser = &parser;
     let body = body.map_err(|rejection| {
@@ -53,16 +56,23 @@ pub async fn ingest(
     let limits = state.ingest_limits;
     let mut acks = Vec::new();
     let mut builder = BatchBuilder::default();
+    let mut context = SourceContext {
+        reference_ms: Some(crate::time::now_ms()),
+        ..SourceContext::default()
+    };
+    let mut sniffer = Some(Sniffer::default());
     // The body is complete: a last line without a newline is a line.
     let lines = body.strip_suffix(b"\n").unwrap_or(&body);
     for line in lines.split(|&b| b == b'\n') {
         builder.push_line(line);
         if builder.is_full(limits.batch_lines, limits.batch_bytes) {
-            acks.push(send(&state, &mut builder, acks.len(), parser).await?);
+            sniff(&mut sniffer, parser, &builder, &mut context).await;
+            acks.push(send(&state, &mut builder, acks.len(), parser, &context).await?);
         }
     }
     if !builder.is_empty() {
-        acks.push(send(&state, &mut builder, acks.len(), parser).await?);
+        sniff(&mut sniffer, parser, &builder, &mut context).await;
+        acks.push(send(&state, &mut builder, acks.len(), parser, &context).await?);
     }
     let mut total = Counted::default();
     for acked in acks {
@@ -93,8 +103,29 @@ fn source_parser(state: &AppState, name: &str) -> Result<Parser, ApiError> {
     choice.current().map_err(ApiError::BadRequest)
 }
 
-/// The current parser `name` names: a plugin (as loaded now) or `auto`.
-fn ingest_parser(state: &AppState, name: &str) -> Result<Parser, ApiError> {
+/// Offers a batch to the body's sniffer, which chooses its format (plugin
+/// code: run off the runtime).
+async fn sniff(sniffer: &mut Option<Sniffer>, parser: &Parser, builder: &BatchBuilder, context: &mut SourceContext) {
+    let Some(mut sniffing) = sniffer.take().filter(|sniffer| !sniffer.is_done()) else {
+        return;
+    };
+    let (parser, sample) = (parser.clone(), builder.text().to_owned());
+    let offered = tokio::task::spawn_blocking(move || {
+        let format = sniffing.offer(&parser, &sample);
+        (sniffing, format)
+    })
+    .await;
+    if let Ok((sniffing, format)) = offered {
+        if let Some(format) = format {
+            context.format = format;
+        }
+        *sniffer = Some(sniffing);
+    }
+}
+
+/// The current parser `name` names (a plugin as loaded now, or `auto`),
+/// reading `format` if given.
+fn ingest_parser(state: &AppState, name: &str, format: Option<&str>) -> Result<Parser, ApiError> {
     let unknown = || {
         let mut known: Vec<_> = state.parsers.catalog().plugins().into_keys().collect();
         known.push(AUTO.to_owned());
@@ -104,16 +135,21 @@ fn ingest_parser(state: &AppState, name: &str) -> Result<Parser, ApiError> {
     if name != AUTO && state.parsers.catalog().get(name).is_none() {
         return Err(unknown());
     }
+    let key = (name.to_owned(), format.unwrap_or(AUTO).to_owned());
     let choice = {
         let mut choices = state.ingest_choices.lock().expect("ingest lock poisoned");
-        match choices.get(name) {
+        match choices.get(&key) {
             Some(choice) => choice.clone(),
             None => {
+                let options = ParserOptions {
+                    format: format.map(str::to_owned),
+                    ..ParserOptions::parser(name)
+                };
                 let choice = state
                     .parsers
-                    .choose(name, &[], Default::default())
+                    .choose_options(&options)
                     .map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
-                choices.insert(name.to_owned(), choice.clone());
+                choices.insert(key, choice.clone());
                 choice
             }
         }
@@ -128,6 +164,7 @@ async fn send(
     builder: &mut BatchBuilder,
     seq: usize,
     parser: &Parser,
+    context: &SourceContext,
 ) -> Result<oneshot::Receiver<Counted>, ApiError> {
     let (ack, acked) = oneshot::channel();
     let mut batch = builder.take(
@@ -135,6 +172,7 @@ async fn send(
         seq as u64,
         Progress::Untracked,
         Some(parser.clone()),
+        context,
     );
     batch.ack = Some(ack);
     state.batches.send(batch).await.map_err(|_| shutting_down())?;

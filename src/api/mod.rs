@@ -32,7 +32,8 @@ pub struct AppState {
     /// Parser choices, over the plugins loaded now.
     pub parsers: Arc<Parsers>,
     /// The choices `POST /ingest?parser=` has made so far, by name.
-    pub ingest_choices: Arc<Mutex<HashMap<String, ParserHandle>>>,
+    /// Parsers `POST /ingest` chose, by parser and format.
+    pub ingest_choices: Arc<Mutex<HashMap<(String, String), ParserHandle>>>,
     /// The configured HTTP sources (`POST /ingest?source=`), by name.
     pub http_sources: Arc<HashMap<String, ParserHandle>>,
     pub ingest_limits: IngestLimits,

@@ -31,6 +31,10 @@ pub async fn get_sources(State(state): State<AppState>) -> Result<Json<Vec<Sourc
         source: file.path,
         file: key.source(),
         offset: 0,
+        format: None,
+        parsed: 0,
+        invalid: 0,
+        untimed: 0,
         ignored: Some(file.reason),
     }));
     sources.sort_by(|a, b| (&a.source, &a.file).cmp(&(&b.source, &b.file)));

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{GenLevel, Generator, LevelChoice, Profile};
+use super::{Generator, LevelChoice, Profile};
 
 /// Line formats `gen` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,7 +27,8 @@ pub struct GenOptions {
     pub seed: u64,
     pub levels: LevelChoice,
     pub services: Vec<Profile>,
-    /// Share of lines (0..=1) written invalid on purpose.
+    /// Share of lines (0..=1) written malformed on purpose: invalid JSON,
+    /// or text in no format (free text).
     pub invalid_ratio: f64,
     /// Timestamp of the first line; each next one is 0..200 ms later.
     pub start_ms: i64,
@@ -67,35 +68,37 @@ fn zero_levels() -> BTreeMap<&'static str, u64> {
 }
 
 impl Truth {
-    fn count(&mut self, service: &str, component: &'static str, level: GenLevel) {
+    fn count(&mut self, service: &str, component: &'static str, level: &'static str) {
         self.lines += 1;
         self.parsed += 1;
-        *self.levels.entry(level.name()).or_default() += 1;
+        *self.levels.entry(level).or_default() += 1;
         let service = self.services.entry(service.to_owned()).or_insert_with(|| ServiceTruth {
             levels: zero_levels(),
             ..ServiceTruth::default()
         });
         service.lines += 1;
-        *service.levels.entry(level.name()).or_default() += 1;
+        *service.levels.entry(level).or_default() += 1;
         let component = service.components.entry(component).or_insert_with(|| ComponentTruth {
             lines: 0,
             levels: zero_levels(),
         });
         component.lines += 1;
-        *component.levels.entry(level.name()).or_default() += 1;
+        *component.levels.entry(level).or_default() += 1;
     }
 }
 
-/// Invalid lines for each format: each fails its parser for a documented reason.
+/// Invalid JSON lines: each fails the json plugin for a documented reason.
 const INVALID_JSON: [&str; 3] = [
     "{\"timestamp\": 1735668123456, \"level\": \"ERROR\", \"message\": \"truncated",
     "this line is not JSON",
     "{\"timestamp\": \"not a date\", \"level\": \"INFO\"}",
 ];
-const INVALID_TEXT: [&str; 3] = [
-    "this line has no structure at all",
-    "2025-13-45T99:00:00Z ERROR [payments/api] impossible date",
-    "ERROR payments api missing brackets",
+/// Text in no format, and the level its words give it: `auto` counts such
+/// lines as free text, under the file's name, at the time of reading.
+const FREE_TEXT: [(&str, &str); 3] = [
+    ("this line has no structure at all", "UNKNOWN"),
+    ("ERROR payments api missing brackets", "ERROR"),
+    ("FATAL 2025-13-45T99:00:00Z impossible date", "FATAL"),
 ];
 
 /// Writes the file and returns its true counts.
@@ -108,18 +111,27 @@ pub fn write_logs(options: &GenOptions) -> std::io::Result<Truth> {
         ..Truth::default()
     };
     let mut timestamp = options.start_ms;
+    // The service of free text: the file's name, as a route reads it.
+    let name = options.out.file_name().unwrap_or_default().to_string_lossy();
+    let unnamed = crate::pipeline::route::file_stem(&name).to_owned();
     let mut line = String::with_capacity(512);
     for _ in 0..options.lines {
         line.clear();
         timestamp += generator.rng().below(200) as i64;
         if generator.rng().chance(options.invalid_ratio) {
-            let invalid = match options.format {
-                LineFormat::Json => *generator.rng().pick(&INVALID_JSON),
-                LineFormat::Text => *generator.rng().pick(&INVALID_TEXT),
-            };
-            line.push_str(invalid);
-            truth.lines += 1;
-            truth.invalid += 1;
+            match options.format {
+                LineFormat::Json => {
+                    let text: &&str = generator.rng().pick(&INVALID_JSON);
+                    line.push_str(text);
+                    truth.lines += 1;
+                    truth.invalid += 1;
+                }
+                LineFormat::Text => {
+                    let (text, level) = *generator.rng().pick(&FREE_TEXT);
+                    line.push_str(text);
+                    truth.count(&unnamed, "unknown", level);
+                }
+            }
         } else {
             let entry = generator.next_entry(timestamp);
             match options.format {
@@ -127,7 +139,7 @@ pub fn write_logs(options: &GenOptions) -> std::io::Result<Truth> {
                 LineFormat::Text => entry.write_text(&mut line),
             }
             let (service, component, level) = (entry.service.to_owned(), entry.component, entry.level);
-            truth.count(&service, component, level);
+            truth.count(&service, component, level.name());
         }
         line.push('\n');
         out.write_all(line.as_bytes())?;

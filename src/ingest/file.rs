@@ -11,8 +11,9 @@ use flate2::read::MultiGzDecoder;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::pipeline::{Batch, BatchBuilder, ParserHandle, Progress, SourceId};
-use crate::store::{Checkpoint, FileKey, Fingerprint};
+use crate::pipeline::route::{Sniffer, file_stem};
+use crate::pipeline::{Batch, BatchBuilder, ParserHandle, Progress, SourceContext, SourceId};
+use crate::store::{Checkpoint, FileCounts, FileKey, Fingerprint};
 
 /// Limits on how lines are read and batched.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +68,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// A file's modification time, epoch ms.
+fn modified_ms(metadata: &std::fs::Metadata) -> Option<i64> {
+    let modified = metadata.modified().ok()?;
+    let since_epoch = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(since_epoch.as_millis()).ok()
+}
+
 /// True for a gzip file, read decompressed.
 pub fn is_compressed(path: &Path) -> bool {
     path.extension().is_some_and(|extension| extension == "gz")
@@ -107,6 +115,10 @@ pub struct FileReader {
     /// Renamed since its last checkpoint: the next one records the new path
     /// even if no line comes with it.
     renamed: bool,
+    /// The file's format (once chosen), modification time and names.
+    pub context: SourceContext,
+    /// Chooses the format from the first lines, once.
+    sniffer: Sniffer,
 }
 
 /// What the bytes after a file's last newline are.
@@ -138,7 +150,15 @@ impl FileReader {
         parser: ParserHandle,
         next_seq: Arc<AtomicU64>,
     ) -> FileReader {
+        let name = path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
+        let context = SourceContext {
+            service: parser.fixed().service_of_file(&name),
+            default_service: Some(Arc::from(file_stem(&name))),
+            ..SourceContext::default()
+        };
         FileReader {
+            context,
+            sniffer: Sniffer::default(),
             first_path: path.to_string_lossy().into_owned(),
             compressed: is_compressed(&path),
             path,
@@ -161,6 +181,10 @@ impl FileReader {
         self.head = Some(checkpoint.head);
         self.compressed = is_compressed(Path::new(&checkpoint.first_path));
         self.first_path = checkpoint.first_path;
+        if let Some(format) = checkpoint.format {
+            self.context.format = (!format.is_empty()).then(|| Arc::from(format));
+            self.sniffer = Sniffer::decided();
+        }
     }
 
     /// Sends every complete line from `offset` to the end of the file;
@@ -207,6 +231,7 @@ impl FileReader {
             Ok(file) => {
                 let metadata = file.metadata()?;
                 if FileKey::of(&metadata) == self.key {
+                    self.context.reference_ms = modified_ms(&metadata);
                     return Ok((file, metadata.len()));
                 }
             }
@@ -225,6 +250,7 @@ impl FileReader {
                     info!(path = %self.path.display(), renamed = %entry.path().display(), "File was renamed; following it.");
                     self.path = entry.path();
                     self.renamed = true;
+                    self.context.reference_ms = modified_ms(&metadata);
                     return Ok((file, metadata.len()));
                 }
             }
@@ -233,6 +259,9 @@ impl FileReader {
     }
 
     fn restart(&mut self) {
+        // Another file's lines: its format is chosen again.
+        self.context.format = None;
+        self.sniffer = Sniffer::default();
         self.offset = 0;
         self.head = None;
         self.skipping_long_line = false;
@@ -415,17 +444,33 @@ impl FileReader {
             _ => fingerprint(file, HEAD_BYTES.min(end_offset))?,
         };
         self.head = Some(head);
+        // The plugin version is chosen per batch: a swapped plugin takes over here.
+        let parser = self.parser.current().ok();
+        if let Some(parser) = &parser
+            && let Some(format) = self.sniffer.offer(parser, builder.text())
+        {
+            self.context.format = format;
+            info!(
+                path = %self.path.display(),
+                format = self.context.format.as_deref().unwrap_or("(none: the parser's own)"),
+                "Format chosen for the file."
+            );
+        }
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let checkpoint = Checkpoint {
             offset: end_offset,
             head,
             path: self.path.to_string_lossy().into_owned(),
             first_path: self.first_path.clone(),
+            format: self
+                .sniffer
+                .is_done()
+                .then(|| self.context.format.as_deref().unwrap_or_default().to_owned()),
+            // The aggregator adds the batch's counts to the file's.
+            counts: FileCounts::default(),
         };
         self.renamed = false;
-        // The plugin version is chosen per batch: a swapped plugin takes over here.
-        let parser = self.parser.current().ok();
-        let batch = builder.take(&self.source, seq, Progress::Advance(checkpoint), parser);
+        let batch = builder.take(&self.source, seq, Progress::Advance(checkpoint), parser, &self.context);
         let lines = batch.lines as u64 + batch.rejected;
         batches.send_blocking(batch).map_err(|_| ReadError::Closed)?;
         self.offset = end_offset;

@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::file::ReadLimits;
-use crate::pipeline::{Batch, BatchBuilder, ParserHandle, Progress, SourceId};
+use crate::pipeline::route::Sniffer;
+use crate::pipeline::{Batch, BatchBuilder, ParserHandle, Progress, SourceContext, SourceId};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -39,6 +40,9 @@ pub async fn follow_websocket(
                 backoff = FIRST_BACKOFF;
                 let mut builder = BatchBuilder::default();
                 let mut linger = tokio::time::interval(LINGER);
+                // The format is chosen once per connection, from its first batch.
+                let mut context = SourceContext::default();
+                let mut sniffer = Some(Sniffer::default());
                 let reason = loop {
                     let flush = tokio::select! {
                         _ = cancel.cancelled() => {
@@ -62,23 +66,18 @@ pub async fn follow_websocket(
                         _ = linger.tick() => !builder.is_empty(),
                     };
                     if flush {
-                        if batches
-                            .send(builder.take(&source, seq, Progress::Untracked, parser.current().ok()))
-                            .await
-                            .is_err()
-                        {
+                        let batch = take(&mut builder, &source, seq, &parser, &mut context, &mut sniffer).await;
+                        if batches.send(batch).await.is_err() {
                             return;
                         }
                         seq += 1;
                     }
                 };
-                if !builder.is_empty()
-                    && batches
-                        .send(builder.take(&source, seq, Progress::Untracked, parser.current().ok()))
-                        .await
-                        .is_ok()
-                {
-                    seq += 1;
+                if !builder.is_empty() {
+                    let batch = take(&mut builder, &source, seq, &parser, &mut context, &mut sniffer).await;
+                    if batches.send(batch).await.is_ok() {
+                        seq += 1;
+                    }
                 }
                 match reason {
                     None => return,
@@ -95,6 +94,37 @@ pub async fn follow_websocket(
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// The builder's lines as a batch, of the parser's current version; the
+/// first of a connection chooses its format.
+async fn take(
+    builder: &mut BatchBuilder,
+    source: &SourceId,
+    seq: u64,
+    parser: &ParserHandle,
+    context: &mut SourceContext,
+    sniffer: &mut Option<Sniffer>,
+) -> Batch {
+    let current = parser.current().ok();
+    context.reference_ms = Some(crate::time::now_ms());
+    if let Some(current) = &current
+        && let Some(mut sniffing) = sniffer.take().filter(|sniffer| !sniffer.is_done())
+    {
+        let (current, sample) = (current.clone(), builder.text().to_owned());
+        let offered = tokio::task::spawn_blocking(move || {
+            let format = sniffing.offer(&current, &sample);
+            (sniffing, format)
+        })
+        .await;
+        if let Ok((sniffing, format)) = offered {
+            if let Some(format) = format {
+                context.format = format;
+            }
+            *sniffer = Some(sniffing);
+        }
+    }
+    builder.take(source, seq, Progress::Untracked, current, context)
 }
 
 /// "closed by the server (1001 going away: restarting)", from a close frame.

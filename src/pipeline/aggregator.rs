@@ -10,7 +10,7 @@ use tracing::{debug, error};
 use super::Done;
 use super::batch::{Ack, Counted, Progress, SourceId};
 use crate::model::Delta;
-use crate::store::{Checkpoint, Commit, Store};
+use crate::store::{Checkpoint, Commit, FileCounts, Store};
 
 /// Finished batches of one source that wait for an earlier one.
 #[derive(Default)]
@@ -29,14 +29,42 @@ struct Pending {
     acks: Vec<(Ack, Counted)>,
 }
 
+/// Each file's counts so far (committed or pending), which its next
+/// checkpoint adds a batch to; read from its stored checkpoint the first time.
+struct FileTotals {
+    store: Arc<dyn Store>,
+    known: HashMap<SourceId, FileCounts>,
+}
+
+impl FileTotals {
+    fn add(&mut self, source: &SourceId, delta: &Delta) -> FileCounts {
+        let store = &self.store;
+        let counts = self.known.entry(source.clone()).or_insert_with(|| {
+            // A store that cannot be read here fails the commit too.
+            store
+                .checkpoint(source)
+                .ok()
+                .flatten()
+                .map(|checkpoint| checkpoint.counts)
+                .unwrap_or_default()
+        });
+        counts.parsed += delta.parsed;
+        counts.invalid += delta.invalid;
+        counts.untimed += delta.untimed;
+        *counts
+    }
+}
+
 impl Pending {
-    fn absorb(&mut self, done: Done) {
+    fn absorb(&mut self, done: Done, totals: &mut FileTotals) {
         match done.progress {
             Progress::Untracked => {}
-            Progress::Advance(checkpoint) => {
+            Progress::Advance(mut checkpoint) => {
+                checkpoint.counts = totals.add(&done.source, &done.delta);
                 self.checkpoints.insert(done.source.to_string(), Some(checkpoint));
             }
             Progress::Forget => {
+                totals.known.remove(&done.source);
                 self.checkpoints.insert(done.source.to_string(), None);
             }
         }
@@ -67,6 +95,10 @@ pub async fn run_aggregator(
 ) -> anyhow::Result<()> {
     let mut order: HashMap<SourceId, SourceOrder> = HashMap::new();
     let mut pending = Pending::default();
+    let mut totals = FileTotals {
+        store: store.clone(),
+        known: HashMap::new(),
+    };
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let idle = tokio::time::sleep(IDLE_COMMIT);
@@ -76,7 +108,7 @@ pub async fn run_aggregator(
         let due = tokio::select! {
             finished = done.recv() => match finished {
                 Ok(finished) => {
-                    accept(&mut order, &mut pending, finished);
+                    accept(&mut order, &mut pending, &mut totals, finished);
                     idle.as_mut().reset(tokio::time::Instant::now() + IDLE_COMMIT);
                     idle_armed = true;
                     false
@@ -113,9 +145,9 @@ pub async fn run_aggregator(
 /// Batches of sources without offsets (HTTP, WebSocket) have no checkpoint to
 /// keep in step, and are merged at once. A source forgotten is the end of it:
 /// its order is dropped too.
-fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, finished: Done) {
+fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, totals: &mut FileTotals, finished: Done) {
     if finished.progress == Progress::Untracked {
-        pending.absorb(finished);
+        pending.absorb(finished, totals);
         return;
     }
     let id = finished.source.clone();
@@ -124,7 +156,7 @@ fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, fin
     while let Some(next) = source.waiting.remove(&source.next_seq) {
         source.next_seq += 1;
         let forget = next.progress == Progress::Forget;
-        pending.absorb(next);
+        pending.absorb(next, totals);
         if forget {
             order.remove(&id);
             return;

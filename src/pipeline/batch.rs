@@ -21,6 +21,23 @@ pub enum Progress {
     Forget,
 }
 
+/// What is known about a source, the same for all its batches: given to
+/// the plugin (format, reference time) and to the counting (names).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceContext {
+    /// The format the plugin chose for the source (`detect`), kept with a
+    /// file's checkpoint.
+    pub format: Option<Arc<str>>,
+    /// Epoch ms the lines were written by (a file's modification time):
+    /// the year of dates written without one.
+    pub reference_ms: Option<i64>,
+    /// The service every line counts under (`service_from_path`).
+    pub service: Option<Arc<str>>,
+    /// The service of lines that name none (a file's name without its
+    /// extensions).
+    pub default_service: Option<Arc<str>>,
+}
+
 /// Lines from one source, ready for a worker.
 #[derive(Debug)]
 pub struct Batch {
@@ -31,6 +48,7 @@ pub struct Batch {
     /// `None` for a batch without lines, or whose parser is gone (its
     /// lines are counted invalid).
     pub parser: Option<Parser>,
+    pub context: SourceContext,
     /// The lines, joined by `\n`, without terminators.
     pub text: String,
     /// Number of lines in `text`.
@@ -51,6 +69,7 @@ impl Batch {
             seq,
             progress: Progress::Forget,
             parser: None,
+            context: SourceContext::default(),
             text: String::new(),
             lines: 0,
             rejected: 0,
@@ -142,6 +161,16 @@ impl BatchBuilder {
         self.rejected += 1;
     }
 
+    /// The lines added so far, joined by `\n`.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// How many lines were added (rejected ones aside).
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+
     /// True when no line has been added.
     pub fn is_empty(&self) -> bool {
         self.lines == 0 && self.rejected == 0
@@ -155,13 +184,21 @@ impl BatchBuilder {
     /// Takes the lines collected so far, leaving the builder empty.
     /// `parser` is `None` when the route's plugin is gone: the lines are
     /// counted invalid.
-    pub fn take(&mut self, source: &SourceId, seq: u64, progress: Progress, parser: Option<Parser>) -> Batch {
+    pub fn take(
+        &mut self,
+        source: &SourceId,
+        seq: u64,
+        progress: Progress,
+        parser: Option<Parser>,
+        context: &SourceContext,
+    ) -> Batch {
         let builder = std::mem::take(self);
         Batch {
             source: source.clone(),
             seq,
             progress,
             parser,
+            context: context.clone(),
             text: builder.text,
             lines: builder.lines,
             rejected: builder.rejected,

@@ -12,7 +12,7 @@ use tracing::warn;
 
 use crate::config::RouteSettings;
 use crate::plugin::catalog::Catalog;
-use crate::plugin::{CompiledPlugin, PluginError};
+use crate::plugin::{CompiledPlugin, PluginError, PluginInstance};
 
 pub use crate::plugin::catalog::Plugins;
 
@@ -24,14 +24,48 @@ pub struct ParserSpec {
     pub plugin: Arc<CompiledPlugin>,
     pub settings: Vec<(String, String)>,
     pub fixed: FixedNames,
+    /// An instance kept for `detect`, called once per source.
+    detector: Mutex<Option<PluginInstance>>,
+}
+
+impl ParserSpec {
+    /// The format the plugin judges `sample` (a source's first lines) to be
+    /// in. A plugin that fails here is asked again by the next source; its
+    /// lines are read without a format meanwhile.
+    pub fn detect(&self, sample: &str) -> Option<Arc<str>> {
+        let mut detector = self.detector.lock().expect("detector lock poisoned");
+        let mut instance = match detector.take() {
+            Some(instance) => instance,
+            None => match self.plugin.instantiate(&self.settings) {
+                Ok(instance) => instance,
+                Err(error) => {
+                    warn!(plugin = self.plugin.name(), %error, "Cannot instantiate the plugin to detect a format.");
+                    return None;
+                }
+            },
+        };
+        match instance.detect(sample) {
+            Ok(format) => {
+                *detector = Some(instance);
+                format.map(Arc::from)
+            }
+            Err(error) => {
+                self.plugin.counters().failed_call(&error);
+                warn!(plugin = self.plugin.name(), %error, "The plugin failed to detect a format.");
+                None
+            }
+        }
+    }
 }
 
 /// Names a route or source gives every line it parses, over what the
 /// lines say (`service:` and `component:` in its settings).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct FixedNames {
     pub service: Option<String>,
     pub component: Option<String>,
+    /// `service_from_path`: a file's service, from its name.
+    pub service_from_path: Option<regex::Regex>,
 }
 
 impl FixedNames {
@@ -39,7 +73,101 @@ impl FixedNames {
         FixedNames {
             service: service.clone(),
             component: component.clone(),
+            service_from_path: None,
         }
+    }
+
+    /// The service `service_from_path` finds in `file_name`, if it matches.
+    pub fn service_of_file(&self, file_name: &str) -> Option<Arc<str>> {
+        let captures = self.service_from_path.as_ref()?.captures(file_name)?;
+        Some(captures.name("service")?.as_str())
+            .filter(|service| !service.is_empty())
+            .map(Arc::from)
+    }
+}
+
+/// A file's name without its directory and extensions (`.gz`, rotation
+/// numbers, `.log`, dates): the service of its lines that name none.
+/// `app.log.1.gz` and `app-2025-01-01.log` are `app`, `syslog` is `syslog`.
+pub fn file_stem(file_name: &str) -> &str {
+    let mut stem = file_name;
+    while let Some((before, extension)) = stem.rsplit_once('.') {
+        let known = matches!(
+            extension.to_ascii_lowercase().as_str(),
+            "gz" | "log" | "txt" | "json" | "jsonl" | "ndjson" | "out" | "err" | "old"
+        ) || extension.bytes().all(|b| b.is_ascii_digit());
+        if !known || before.is_empty() {
+            break;
+        }
+        stem = before;
+    }
+    // A date after the name (`app-2025-01-01`, `syslog-20250101`).
+    let date_at = stem
+        .char_indices()
+        .filter(|&(_, c)| c == '-' || c == '_')
+        .map(|(at, _)| at)
+        .find(|&at| {
+            stem[at + 1..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b'_')
+                && at + 1 < stem.len()
+        });
+    match date_at {
+        Some(at) if at > 0 && stem[at + 1..].bytes().filter(u8::is_ascii_digit).count() >= 6 => &stem[..at],
+        _ => stem,
+    }
+}
+
+/// What a route or source says about its parser (see `config.yaml`).
+#[derive(Debug, Clone, Default)]
+pub struct ParserOptions {
+    pub parser: String,
+    pub format: Option<String>,
+    pub settings: Vec<(String, String)>,
+    pub timestamp_format: Option<String>,
+    pub timezone: Option<String>,
+    pub levels: Vec<(String, String)>,
+    pub service: Option<String>,
+    pub component: Option<String>,
+    pub service_from_path: Option<String>,
+}
+
+impl ParserOptions {
+    /// Options that name a parser and nothing else.
+    pub fn parser(name: &str) -> ParserOptions {
+        ParserOptions {
+            parser: name.to_owned(),
+            ..ParserOptions::default()
+        }
+    }
+
+    /// The settings every parser shares, as plugins take them.
+    fn shared_settings(&self) -> Vec<(String, String)> {
+        let mut shared = Vec::new();
+        if let Some(format) = &self.timestamp_format {
+            shared.push(("timestamp_format".to_owned(), format.clone()));
+        }
+        if let Some(zone) = &self.timezone {
+            shared.push(("timezone".to_owned(), zone.clone()));
+        }
+        for (name, level) in &self.levels {
+            shared.push((format!("level.{name}"), level.clone()));
+        }
+        shared
+    }
+
+    fn fixed(&self) -> anyhow::Result<FixedNames> {
+        let mut fixed = FixedNames::new(&self.service, &self.component);
+        if let Some(pattern) = &self.service_from_path {
+            let regex = regex::Regex::new(pattern)
+                .map_err(|error| anyhow::anyhow!("service_from_path `{pattern}` is not a valid regex: {error}"))?;
+            anyhow::ensure!(
+                regex.capture_names().any(|name| name == Some("service")),
+                "service_from_path `{pattern}` has no group named `service`: write it as (?P<service>...)"
+            );
+            fixed.service_from_path = Some(regex);
+        }
+        Ok(fixed)
     }
 }
 
@@ -94,12 +222,41 @@ impl Parsers {
         &self.catalog
     }
 
-    /// The choice of `name` (a plugin or `auto`) with `settings`, checked
-    /// now: an unknown plugin or refused settings are an error.
-    pub fn choose(&self, name: &str, settings: &[(String, String)], fixed: FixedNames) -> anyhow::Result<ParserHandle> {
-        if name == AUTO {
-            anyhow::ensure!(settings.is_empty(), "parser `auto` takes no settings");
+    /// The choice a route or source describes, checked now. A `format`
+    /// goes to the plugin that takes it: with `parser: auto`, `json` if it
+    /// accepts the name (a JSON dialect), else `regex`.
+    pub fn choose_options(&self, options: &ParserOptions) -> anyhow::Result<ParserHandle> {
+        let fixed = options.fixed()?;
+        let mut settings = options.settings.clone();
+        settings.extend(options.shared_settings());
+        let format = options.format.as_deref().filter(|format| *format != AUTO);
+        let Some(format) = format else {
+            if options.parser == AUTO {
+                anyhow::ensure!(
+                    options.settings.is_empty(),
+                    "parser `auto` takes no settings (name a plugin, or set format, timestamp_format, timezone or levels)"
+                );
+            }
+            return self.choose(&options.parser, &settings, fixed);
+        };
+        settings.push(("format".to_owned(), format.to_owned()));
+        if options.parser != AUTO {
+            return self.choose(&options.parser, &settings, fixed);
         }
+        anyhow::ensure!(
+            options.settings.is_empty(),
+            "parser `auto` takes no settings (name a plugin, or set format, timestamp_format, timezone or levels)"
+        );
+        match self.choose("json", &settings, fixed.clone()) {
+            Ok(choice) => Ok(choice),
+            Err(_) => self.choose("regex", &settings, fixed),
+        }
+    }
+
+    /// The choice of `name` (a plugin or `auto`) with `settings`, checked
+    /// now: an unknown plugin or refused settings are an error. `auto`
+    /// gives both its plugins the same settings (those all parsers share).
+    pub fn choose(&self, name: &str, settings: &[(String, String)], fixed: FixedNames) -> anyhow::Result<ParserHandle> {
         for plugin in plugin_names(name) {
             let found = self.catalog.get(plugin).ok_or_else(|| {
                 let mut known: Vec<_> = self.catalog.plugins().into_keys().collect();
@@ -186,6 +343,11 @@ fn check_settings(plugin: &CompiledPlugin, settings: &[(String, String)]) -> Res
 }
 
 impl Choice {
+    /// The names every line of this choice counts under.
+    pub fn fixed(&self) -> &FixedNames {
+        &self.fixed
+    }
+
     /// The parser over the current versions of the plugins, or why there is
     /// none (a plugin was removed).
     pub fn current(&self) -> Result<Parser, String> {
@@ -221,6 +383,7 @@ impl Choice {
                 plugin: plugin.clone(),
                 settings: self.settings.clone(),
                 fixed: self.fixed.clone(),
+                detector: Mutex::new(None),
             })
         };
         let parser = match plugins.as_slice() {
@@ -236,7 +399,79 @@ impl Choice {
     }
 }
 
+/// Lines a source's format is judged by: the first [`SNIFF_LINES`]
+/// non-blank lines its parser's format applies to (for `auto`, those that
+/// are not JSON), offered batch by batch until the plugin names a format.
+#[derive(Debug, Default)]
+pub struct Sniffer {
+    sample: String,
+    lines: usize,
+    done: bool,
+}
+
+/// The most lines a format is judged by (the SDK's `format::SNIFF_LINES`).
+pub const SNIFF_LINES: usize = 100;
+
+impl Sniffer {
+    /// A sniffer whose source's format is already known.
+    pub fn decided() -> Sniffer {
+        Sniffer {
+            done: true,
+            ..Sniffer::default()
+        }
+    }
+
+    /// True once the format is chosen (it may be none).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Adds a batch's lines (joined by `\n`) to the sample and asks the
+    /// plugin. `Some` once the choice is made: the format it named, or none
+    /// when it named none by the time the sample was full. Runs plugin
+    /// code: call it off the async runtime.
+    pub fn offer(&mut self, parser: &Parser, lines: &str) -> Option<Option<Arc<str>>> {
+        if self.done {
+            return None;
+        }
+        let before = self.lines;
+        for line in lines.split('\n') {
+            if self.lines == SNIFF_LINES {
+                break;
+            }
+            let json = matches!(parser, Parser::Auto { .. }) && line.trim_start().starts_with('{');
+            if !json && !line.trim().is_empty() {
+                if self.lines > 0 {
+                    self.sample.push('\n');
+                }
+                self.sample.push_str(line);
+                self.lines += 1;
+            }
+        }
+        if self.lines == before {
+            return None;
+        }
+        let spec = match parser {
+            Parser::Single(spec) | Parser::Auto { text: spec, .. } => spec,
+        };
+        let format = spec.detect(&self.sample);
+        if format.is_none() && self.lines < SNIFF_LINES {
+            return None;
+        }
+        self.done = true;
+        self.sample = String::new();
+        Some(format)
+    }
+}
+
 impl Parser {
+    /// The names every line of this parser counts under.
+    pub fn fixed(&self) -> &FixedNames {
+        match self {
+            Parser::Single(spec) | Parser::Auto { text: spec, .. } => &spec.fixed,
+        }
+    }
+
     /// The plugin versions it runs, in the order of [`plugin_names`].
     fn plugins(&self) -> Vec<&Arc<CompiledPlugin>> {
         match self {
@@ -246,9 +481,38 @@ impl Parser {
     }
 }
 
+/// A route's glob on file names; `!` before it matches the names it does
+/// not (`!*.*`: names without an extension).
+pub struct FileGlob {
+    text: String,
+    matcher: GlobMatcher,
+    negated: bool,
+}
+
+impl FileGlob {
+    pub fn new(text: &str) -> anyhow::Result<FileGlob> {
+        let (negated, glob) = match text.strip_prefix('!') {
+            Some(glob) => (true, glob),
+            None => (false, text),
+        };
+        let matcher = Glob::new(glob)
+            .map_err(|error| anyhow::anyhow!("route glob `{text}` is invalid: {error}"))?
+            .compile_matcher();
+        Ok(FileGlob {
+            text: text.to_owned(),
+            matcher,
+            negated,
+        })
+    }
+
+    pub fn is_match(&self, name: &str) -> bool {
+        self.matcher.is_match(name) != self.negated
+    }
+}
+
 /// File-name globs mapped to parser choices, first match wins.
 pub struct Router {
-    routes: Vec<(GlobMatcher, ParserHandle)>,
+    routes: Vec<(FileGlob, ParserHandle)>,
 }
 
 impl Router {
@@ -256,17 +520,10 @@ impl Router {
         let routes = routes
             .iter()
             .map(|route| {
-                let glob = Glob::new(&route.glob)
-                    .map_err(|error| anyhow::anyhow!("route glob `{}` is invalid: {error}", route.glob))?;
-                let settings: Vec<_> = route.settings.clone().into_iter().collect();
                 let parser = parsers
-                    .choose(
-                        &route.parser,
-                        &settings,
-                        FixedNames::new(&route.service, &route.component),
-                    )
+                    .choose_options(&route.parser_options())
                     .map_err(|error| anyhow::anyhow!("route `{}`: {error:#}", route.glob))?;
-                Ok((glob.compile_matcher(), parser))
+                Ok((FileGlob::new(&route.glob)?, parser))
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(Router { routes })
@@ -275,13 +532,13 @@ impl Router {
     /// A router that sends every file to `parser`.
     pub fn single(parser: ParserHandle) -> Router {
         Router {
-            routes: vec![(Glob::new("*").expect("valid glob").compile_matcher(), parser)],
+            routes: vec![(FileGlob::new("*").expect("valid glob"), parser)],
         }
     }
 
     /// The globs, in order.
     pub fn globs(&self) -> impl Iterator<Item = &str> {
-        self.routes.iter().map(|(glob, _)| glob.glob().glob())
+        self.routes.iter().map(|(glob, _)| glob.text.as_str())
     }
 
     /// The parser for a file, by its name; a compressed file also by its

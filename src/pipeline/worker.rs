@@ -8,10 +8,10 @@ use std::sync::{Arc, Weak};
 use tracing::{debug, warn};
 
 use super::Done;
-use super::batch::{Batch, Progress};
+use super::batch::{Batch, Progress, SourceContext};
 use super::route::{FixedNames, Parser, ParserSpec};
 use crate::model::{Delta, Level, LevelCounts, UNKNOWN_NAME, minute_of};
-use crate::plugin::{Entry, Outcome, ParsedBatch, PluginInstance};
+use crate::plugin::{BatchContext, Entry, Outcome, ParsedBatch, PluginInstance};
 
 /// An instance is replaced after this many batches: a Store frees nothing,
 /// so a plugin that leaks would otherwise grow until its memory cap.
@@ -58,6 +58,16 @@ pub fn run_worker(batches: async_channel::Receiver<Batch>, done: async_channel::
     }
 }
 
+/// What a batch's lines are parsed and counted with, besides its plugin.
+struct Job<'a> {
+    /// What the plugin is told about the lines.
+    context: BatchContext,
+    /// What the host knows about their source (its names).
+    source: &'a SourceContext,
+    /// The time of lines without a timestamp.
+    now_ms: i64,
+}
+
 /// Parses a batch; `first_invalid` gets its first invalid line and the
 /// reason, if the plugin called any invalid.
 fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch, first_invalid: &mut FirstInvalid) -> Delta {
@@ -65,7 +75,14 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch, first_invalid: &
         invalid: batch.rejected,
         ..Delta::default()
     };
-    let now_ms = crate::time::now_ms();
+    let job = |format: Option<&std::sync::Arc<str>>| Job {
+        context: BatchContext {
+            format: format.map(|format| format.to_string()),
+            reference_ms: batch.context.reference_ms,
+        },
+        source: &batch.context,
+        now_ms: crate::time::now_ms(),
+    };
     match &batch.parser {
         None => delta.invalid += batch.lines as u64,
         Some(Parser::Single(spec)) => parse_with(
@@ -73,7 +90,7 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch, first_invalid: &
             spec,
             &batch.text,
             batch.lines,
-            now_ms,
+            &job(batch.context.format.as_ref()),
             &mut delta,
             first_invalid,
         ),
@@ -92,21 +109,24 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch, first_invalid: &
                 into.push_str(line);
                 *count += 1;
             }
+            // The detected format is the text lines'.
+            let json_job = job(None);
             parse_with(
                 instances,
                 json,
                 &json_lines,
                 json_count,
-                now_ms,
+                &json_job,
                 &mut delta,
                 first_invalid,
             );
+            let text_job = job(batch.context.format.as_ref());
             parse_with(
                 instances,
                 text,
                 &text_lines,
                 text_count,
-                now_ms,
+                &text_job,
                 &mut delta,
                 first_invalid,
             );
@@ -115,20 +135,20 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch, first_invalid: &
     delta
 }
 
+/// A line a plugin called invalid, and the reason it gave.
+type FirstInvalid = Option<(String, String)>;
+
 /// Parses `count` lines joined in `text` with `spec`'s plugin into `delta`.
 /// A call that fails (trap, timeout, memory cap, a wrong number of outcomes)
 /// throws its instance away, and the lines are parsed again one by one on
 /// fresh instances, so that only the lines the plugin fails on are counted
 /// invalid.
-/// A line a plugin called invalid, and the reason it gave.
-type FirstInvalid = Option<(String, String)>;
-
 fn parse_with(
     instances: &mut HashMap<usize, Cached>,
     spec: &Arc<ParserSpec>,
     text: &str,
     count: usize,
-    now_ms: i64,
+    job: &Job,
     delta: &mut Delta,
     first_invalid: &mut FirstInvalid,
 ) {
@@ -143,17 +163,17 @@ fn parse_with(
     }
     let (parsed_before, invalid_before) = (delta.parsed, delta.invalid);
     let plugin = &spec.plugin;
-    match call(instances, spec, text, count) {
+    match call(instances, spec, text, count, &job.context) {
         Ok(parsed) => {
             plugin.counters().batch_done(plugin.name(), true);
-            keep_first(record(delta, &parsed, now_ms, &spec.fixed), text);
+            keep_first(record(delta, &parsed, job, &spec.fixed), text);
         }
         Err(failure) => {
             plugin.counters().batch_done(plugin.name(), false);
             warn!(plugin = plugin.name(), lines = count, error = %failure, "Plugin failed on a batch; parsing its lines one by one.");
             for line in text.split('\n').take(count) {
-                match call(instances, spec, line, 1) {
-                    Ok(parsed) => keep_first(record(delta, &parsed, now_ms, &spec.fixed), line),
+                match call(instances, spec, line, 1, &job.context) {
+                    Ok(parsed) => keep_first(record(delta, &parsed, job, &spec.fixed), line),
                     Err(failure) => {
                         warn!(plugin = plugin.name(), line = preview(line), error = %failure, "Plugin failed on a line; counted invalid.");
                         delta.invalid += 1;
@@ -174,6 +194,7 @@ fn call(
     spec: &Arc<ParserSpec>,
     text: &str,
     count: usize,
+    context: &BatchContext,
 ) -> Result<ParsedBatch, String> {
     let counters = spec.plugin.counters();
     let mut cached = match instances.remove(&spec.id) {
@@ -187,7 +208,7 @@ fn call(
             spec: Arc::downgrade(spec),
         },
     };
-    match cached.instance.parse_batch(text) {
+    match cached.instance.parse_batch(text, context) {
         Ok(parsed) => match parsed.check(count) {
             Ok(()) => {
                 cached.batches += 1;
@@ -217,7 +238,7 @@ fn preview(line: &str) -> &str {
 /// name index first (an integer hash per line), and each distinct service,
 /// component and minute is added to `delta` once per batch (a batch names
 /// few), rather than hashing the names of every line.
-fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, now_ms: i64, fixed: &FixedNames) -> Option<(usize, &'a str)> {
+fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, job: &Job, fixed: &FixedNames) -> Option<(usize, &'a str)> {
     let mut first_invalid = None;
     let mut components: HashMap<(Option<u32>, Option<u32>), LevelCounts, IndexHash> = HashMap::default();
     let mut minutes: HashMap<(Option<u32>, i64), LevelCounts, IndexHash> = HashMap::default();
@@ -231,7 +252,8 @@ fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, now_ms: i64, fixed: &F
             }) => {
                 let level = Level::from(*level).index();
                 components.entry((*service, *component)).or_default()[level] += 1;
-                let minute = minute_of(timestamp_ms.unwrap_or(now_ms));
+                delta.untimed += u64::from(timestamp_ms.is_none());
+                let minute = minute_of(timestamp_ms.unwrap_or(job.now_ms));
                 minutes.entry((*service, minute)).or_default()[level] += 1;
             }
             Outcome::Skipped => {}
@@ -244,7 +266,16 @@ fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, now_ms: i64, fixed: &F
     }
     let names: Vec<_> = parsed.names.iter().map(|name| name_or_unknown(Some(name))).collect();
     let name = |index: Option<u32>| index.map_or(UNKNOWN_NAME, |index| &names[index as usize]);
-    let service = |index| fixed.service.as_deref().unwrap_or_else(|| name(index));
+    // The route's name, the file's (service_from_path), the line's, the
+    // file's stem.
+    let source = job.source;
+    let fixed_service = fixed.service.as_deref().or(source.service.as_deref());
+    let names_none = |index: Option<u32>| index.is_none_or(|index| parsed.names[index as usize].is_empty());
+    let service = |index: Option<u32>| match (fixed_service, source.default_service.as_deref()) {
+        (Some(service), _) => service,
+        (None, Some(stem)) if names_none(index) => stem,
+        (None, _) => name(index),
+    };
     let component = |index| fixed.component.as_deref().unwrap_or_else(|| name(index));
     for ((service_index, component_index), counts) in &components {
         delta.add_component(service(*service_index), component(*component_index), counts);

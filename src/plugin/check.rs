@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use super::{Entry, Outcome, ParsedBatch, PluginEngine};
+use super::{BatchContext, Entry, Outcome, ParsedBatch, PluginEngine};
 use crate::model::Level;
 
 /// Lines per call, as the service batches them.
@@ -75,10 +75,30 @@ pub fn check(
         .split('\n')
         .map(|line| line.strip_suffix('\r').unwrap_or(line))
         .collect();
+    let first = lines[..lines.len().min(BATCH_LINES)].join("\n");
+    let format = instance.detect(&first).context("detect failed")?;
+    let _ = writeln!(
+        report,
+        "format    {}",
+        match &format {
+            Some(format) => format!("{format} (detected from the first lines)"),
+            None => "none detected (the plugin has one, or its settings chose it)".into(),
+        }
+    );
+    let context = BatchContext {
+        format,
+        reference_ms: std::fs::metadata(sample_path)
+            .and_then(|metadata| metadata.modified())
+            .ok()
+            .and_then(|modified| modified.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|since| since.as_millis() as i64),
+    };
     let mut outcomes = Vec::with_capacity(lines.len());
     let (mut parsed, mut invalid, mut skipped) = (0, 0, 0);
     for batch in lines.chunks(BATCH_LINES) {
-        let returned = instance.parse_batch(&batch.join("\n")).context("parse-batch failed")?;
+        let returned = instance
+            .parse_batch(&batch.join("\n"), &context)
+            .context("parse-batch failed")?;
         returned
             .check(batch.len())
             .map_err(|reason| anyhow::anyhow!("parse-batch {reason}"))?;

@@ -27,7 +27,62 @@ mod bindings {
     });
 }
 
-pub use bindings::logproc::plugin::types::{Entry, Level as WitLevel, Outcome, ParsedBatch};
+/// The contract before 0.3.0: its plugins still load, without `detect` and
+/// the batch context.
+#[allow(missing_docs)]
+mod bindings_v2 {
+    wasmtime::component::bindgen!({
+        path: "wit/older/parser-0.2.0.wit",
+        world: "log-parser",
+    });
+}
+
+pub use bindings::logproc::plugin::types::{BatchContext, Entry, Level as WitLevel, Outcome, ParsedBatch};
+use bindings_v2::logproc::plugin::types as v2;
+
+impl From<v2::ParsedBatch> for ParsedBatch {
+    fn from(batch: v2::ParsedBatch) -> ParsedBatch {
+        let level = |level: v2::Level| match level {
+            v2::Level::Trace => WitLevel::Trace,
+            v2::Level::Debug => WitLevel::Debug,
+            v2::Level::Info => WitLevel::Info,
+            v2::Level::Warn => WitLevel::Warn,
+            v2::Level::Error => WitLevel::Error,
+            v2::Level::Fatal => WitLevel::Fatal,
+            v2::Level::Unknown => WitLevel::Unknown,
+        };
+        let outcomes = batch
+            .outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                v2::Outcome::Parsed(entry) => Outcome::Parsed(Entry {
+                    timestamp_ms: entry.timestamp_ms,
+                    level: level(entry.level),
+                    service: entry.service,
+                    component: entry.component,
+                }),
+                v2::Outcome::Skipped => Outcome::Skipped,
+                v2::Outcome::Invalid(reason) => Outcome::Invalid(reason),
+            })
+            .collect();
+        ParsedBatch {
+            names: batch.names,
+            outcomes,
+        }
+    }
+}
+
+/// A compiled plugin's contract version, ready to instantiate.
+enum Pre {
+    Current(bindings::LogParserPre<HostState>),
+    V2(bindings_v2::LogParserPre<HostState>),
+}
+
+/// An instance's exports, by contract version.
+enum Exports {
+    Current(bindings::LogParser),
+    V2(bindings_v2::LogParser),
+}
 
 impl ParsedBatch {
     /// Checks what the contract promises: one outcome per line (`lines`),
@@ -195,11 +250,17 @@ impl PluginEngine {
         let pre = self.linker.instantiate_pre(&component).map_err(|reason| {
             invalid(reason.context("it imports something logproc does not provide (a plugin may import WASI only)"))
         })?;
-        let pre = bindings::LogParserPre::new(pre).map_err(|reason| {
-            invalid(reason.context(
-                "it does not implement the world `log-parser` of wit/parser.wit (export logproc:plugin/parser@0.2.0; a plugin built for an older contract must be rebuilt with the current SDK)",
-            ))
-        })?;
+        let pre = match bindings::LogParserPre::new(pre.clone()) {
+            Ok(pre) => Pre::Current(pre),
+            Err(reason) => match bindings_v2::LogParserPre::new(pre) {
+                Ok(pre) => Pre::V2(pre),
+                Err(_) => {
+                    return Err(invalid(reason.context(
+                        "it does not implement the world `log-parser` of wit/parser.wit (export logproc:plugin/parser@0.3.0, or the older 0.2.0)",
+                    )));
+                }
+            },
+        };
         let mut plugin = CompiledPlugin {
             name: name.to_owned(),
             version: String::new(),
@@ -211,12 +272,18 @@ impl PluginEngine {
             pre,
         };
         let mut instance = plugin.instantiate_unconfigured()?;
-        let info = instance
-            .bindings
-            .logproc_plugin_parser()
-            .call_describe(&mut instance.store)
-            .map_err(|reason| invalid(reason.context("describe failed")))?;
-        plugin.version = info.version;
+        let (store, exports) = (&mut instance.store, &instance.exports);
+        let version = match exports {
+            Exports::Current(exports) => exports
+                .logproc_plugin_parser()
+                .call_describe(store)
+                .map(|info| info.version),
+            Exports::V2(exports) => exports
+                .logproc_plugin_parser()
+                .call_describe(store)
+                .map(|info| info.version),
+        };
+        plugin.version = version.map_err(|reason| invalid(reason.context("describe failed")))?;
         Ok(plugin)
     }
 }
@@ -309,7 +376,7 @@ pub struct CompiledPlugin {
     loaded_at_ms: i64,
     counters: PluginCounters,
     engine: PluginEngine,
-    pre: bindings::LogParserPre<HostState>,
+    pre: Pre,
 }
 
 impl std::fmt::Debug for CompiledPlugin {
@@ -355,8 +422,10 @@ impl CompiledPlugin {
     /// A new instance configured with `settings`.
     pub fn instantiate(&self, settings: &[(String, String)]) -> Result<PluginInstance, PluginError> {
         let mut instance = self.instantiate_unconfigured()?;
-        let result =
-            instance.call(|bindings, store| bindings.logproc_plugin_parser().call_configure(store, settings))?;
+        let result = instance.call(|exports, store| match exports {
+            Exports::Current(exports) => exports.logproc_plugin_parser().call_configure(store, settings),
+            Exports::V2(exports) => exports.logproc_plugin_parser().call_configure(store, settings),
+        })?;
         result.map_err(|reason| PluginError::Settings {
             name: self.name.clone(),
             reason,
@@ -369,7 +438,11 @@ impl CompiledPlugin {
         store.limiter(|state| &mut state.limits);
         // Instantiation runs guest code (start functions) too.
         store.set_epoch_deadline(deadline_ticks(self.engine.limits.call_timeout));
-        let bindings = self.pre.instantiate(&mut store).map_err(|reason| PluginError::Call {
+        let exports = match &self.pre {
+            Pre::Current(pre) => pre.instantiate(&mut store).map(Exports::Current),
+            Pre::V2(pre) => pre.instantiate(&mut store).map(Exports::V2),
+        }
+        .map_err(|reason| PluginError::Call {
             name: self.name.clone(),
             reason: reason.into(),
         })?;
@@ -377,7 +450,7 @@ impl CompiledPlugin {
             name: self.name.clone(),
             timeout: self.engine.limits.call_timeout,
             store,
-            bindings,
+            exports,
         })
     }
 }
@@ -388,21 +461,43 @@ pub struct PluginInstance {
     name: String,
     timeout: Duration,
     store: Store<HostState>,
-    bindings: bindings::LogParser,
+    exports: Exports,
+}
+
+impl std::fmt::Debug for PluginInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginInstance").field("name", &self.name).finish()
+    }
 }
 
 impl PluginInstance {
     /// Parses one batch (lines joined by `\n`); see [`ParsedBatch::check`].
-    pub fn parse_batch(&mut self, lines: &str) -> Result<ParsedBatch, PluginError> {
-        self.call(|bindings, store| bindings.logproc_plugin_parser().call_parse_batch(store, lines))
+    pub fn parse_batch(&mut self, lines: &str, context: &BatchContext) -> Result<ParsedBatch, PluginError> {
+        self.call(|exports, store| match exports {
+            Exports::Current(exports) => exports.logproc_plugin_parser().call_parse_batch(store, lines, context),
+            Exports::V2(exports) => exports
+                .logproc_plugin_parser()
+                .call_parse_batch(store, lines)
+                .map(ParsedBatch::from),
+        })
+    }
+
+    /// The format the plugin judges a source's first `lines` to be in;
+    /// `None` when it has nothing to choose (a plugin of contract 0.2.0
+    /// never has).
+    pub fn detect(&mut self, lines: &str) -> Result<Option<String>, PluginError> {
+        self.call(|exports, store| match exports {
+            Exports::Current(exports) => exports.logproc_plugin_parser().call_detect(store, lines),
+            Exports::V2(_) => Ok(None),
+        })
     }
 
     fn call<R>(
         &mut self,
-        f: impl FnOnce(&bindings::LogParser, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         self.store.set_epoch_deadline(deadline_ticks(self.timeout));
-        f(&self.bindings, &mut self.store).map_err(|reason| match reason.downcast_ref::<wasmtime::Trap>() {
+        f(&self.exports, &mut self.store).map_err(|reason| match reason.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => PluginError::Timeout {
                 name: self.name.clone(),
                 limit: self.timeout,

@@ -84,6 +84,49 @@ pub struct Checkpoint {
     /// The path the file was first read under: it picks the file's parser
     /// (and whether it is compressed) whatever it is renamed to.
     pub first_path: String,
+    /// The format the parser chose for the file from its first lines
+    /// (`Some("")`: it had nothing to choose; `None`: not asked yet). Kept,
+    /// so that a file's format never changes once it is read.
+    pub format: Option<String>,
+    /// What the file's lines have counted, up to `offset`.
+    pub counts: FileCounts,
+}
+
+/// Lines of one file, counted since it was first read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCounts {
+    /// Lines parsed.
+    pub parsed: u64,
+    /// Lines counted invalid.
+    pub invalid: u64,
+    /// Parsed lines without a readable timestamp (counted at the time of
+    /// reading).
+    pub untimed: u64,
+}
+
+/// A checkpoint as versions before formats stored it.
+#[derive(Deserialize)]
+struct CheckpointV1 {
+    offset: u64,
+    head: Fingerprint,
+    path: String,
+    first_path: String,
+}
+
+/// Decodes a stored checkpoint, of this version or the one before.
+fn decode_checkpoint(bytes: &[u8]) -> Option<Checkpoint> {
+    if let Ok(checkpoint) = postcard::from_bytes(bytes) {
+        return Some(checkpoint);
+    }
+    let old: CheckpointV1 = postcard::from_bytes(bytes).ok()?;
+    Some(Checkpoint {
+        offset: old.offset,
+        head: old.head,
+        path: old.path,
+        first_path: old.first_path,
+        format: None,
+        counts: FileCounts::default(),
+    })
 }
 
 /// A hash of a file's first bytes (at most 1 KiB).
@@ -231,7 +274,7 @@ pub trait Store: Send + Sync + 'static {
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {
         let key = keys::checkpoint(source);
         self.get(&key)?
-            .map(|bytes| postcard::from_bytes(&bytes).map_err(|_| StoreError::corrupt(&key)))
+            .map(|bytes| decode_checkpoint(&bytes).ok_or_else(|| StoreError::corrupt(&key)))
             .transpose()
     }
 
@@ -269,7 +312,7 @@ pub fn file_checkpoints(store: &dyn Store) -> Result<Vec<(FileKey, Checkpoint)>,
             let file = source
                 .and_then(FileKey::from_source)
                 .ok_or_else(|| StoreError::corrupt(&key))?;
-            let checkpoint = postcard::from_bytes(&value).map_err(|_| StoreError::corrupt(&key))?;
+            let checkpoint = decode_checkpoint(&value).ok_or_else(|| StoreError::corrupt(&key))?;
             Ok((file, checkpoint))
         })
         .collect()

@@ -48,6 +48,7 @@ fn every_line_is_counted_once_across_sigkills() {
             while !stop.load(Ordering::Relaxed) {
                 for (i, file) in files.iter().enumerate() {
                     seed += 1;
+                    truth.unnamed = Some(["a", "b", "c"][i]);
                     let chunk = if i == 1 {
                         text_lines(40, seed, &mut truth)
                     } else {

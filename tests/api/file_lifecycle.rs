@@ -43,7 +43,7 @@ fn rotated_files_whose_names_match_a_route_are_not_read_again() {
     let dirs = Dirs::new();
     // Every rotated name (app.log.1, app.log.2, ...) matches this route too.
     let config = config(&dirs, "routes:\n  - glob: \"app.log*\"\n    parser: regex\n");
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("app");
     let file = dirs.watched("app.log");
     std::fs::write(&file, text_lines(500, 100, &mut truth)).unwrap();
     let app = App::spawn(&dirs, &["--config", &config]);
@@ -96,7 +96,9 @@ fn a_deleted_files_checkpoint_is_forgotten_and_its_counts_stay() {
     let config = config(&dirs, "watch:\n  poll_interval_ms: 50\n  forget_after_ms: 300\n");
     let mut truth = Truth::default();
     let (first, second) = (dirs.watched("first.jsonl"), dirs.watched("second.jsonl"));
+    truth.unnamed = Some("first");
     std::fs::write(&first, json_lines(300, 130, &mut truth)).unwrap();
+    truth.unnamed = Some("second");
     std::fs::write(&second, json_lines(200, 131, &mut truth)).unwrap();
     let app = App::spawn(&dirs, &["--config", &config]);
     app.wait_until_read(&first);
@@ -120,7 +122,7 @@ fn a_deleted_files_checkpoint_is_forgotten_and_its_counts_stay() {
 #[test]
 fn gzip_files_are_read_decompressed_once_even_while_being_written() {
     let dirs = Dirs::new();
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("old");
     // Routed by the name without .gz; two members, as `cat a.gz b.gz` makes.
     let json = dirs.watched("old.jsonl.gz");
     let json_text = [json_lines(3_000, 140, &mut truth), json_lines(2_000, 141, &mut truth)];
@@ -171,6 +173,7 @@ fn ten_thousand_files_dropped_at_once_are_each_read_once() {
     // so the watcher must notice the overflow and rescan.
     let mut truth = Truth::default();
     for i in 0..FILES {
+        truth.unnamed = Some(format!("f{i}").leak());
         std::fs::write(
             dirs.watched(&format!("f{i}.jsonl")),
             json_lines(3, 1_000 + i as u64, &mut truth),
@@ -193,7 +196,7 @@ fn ten_thousand_files_dropped_at_once_are_each_read_once() {
 #[test]
 fn a_gzip_file_cut_back_to_fewer_members_is_read_again_from_its_start() {
     let dirs = Dirs::new();
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("members");
     let file = dirs.watched("members.jsonl.gz");
     let first = json_lines(2_000, 150, &mut truth);
     let first_gz = gzip(&first);

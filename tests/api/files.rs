@@ -6,7 +6,7 @@ use crate::truth::{Truth, json_lines, text_lines};
 #[test]
 fn json_and_text_files_are_counted_exactly() {
     let dirs = Dirs::new();
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("app");
     let json = dirs.watched("app.jsonl");
     let text = dirs.watched("app.log");
     std::fs::write(&json, json_lines(5_000, 1, &mut truth)).unwrap();
@@ -34,13 +34,16 @@ fn a_relative_watch_dir_reads_each_file_once() {
     let mut truth = Truth::default();
     let json = dirs.watched("a.jsonl");
     let text = dirs.watched("b.log");
+    truth.unnamed = Some("a");
     std::fs::write(&json, json_lines(2_000, 7, &mut truth)).unwrap();
+    truth.unnamed = Some("b");
     std::fs::write(&text, text_lines(2_000, 8, &mut truth)).unwrap();
     let app = App::spawn_relative(&dirs);
     app.wait_until_read(&json);
     assert_eq!(app.wait_until_read(&text), truth.stats());
     // File events name files one way and directory scans another; both must
     // lead to the same source. Appending raises events for the file.
+    truth.unnamed = Some("a");
     append(&json, &json_lines(10, 9, &mut truth));
     assert_eq!(app.wait_until_read(&json), truth.stats());
     let (_, sources) = app.get("/sources");
@@ -56,7 +59,7 @@ fn a_relative_watch_dir_reads_each_file_once() {
 #[test]
 fn lines_appended_later_are_counted() {
     let dirs = Dirs::new();
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("growing");
     let file = dirs.watched("growing.jsonl");
     std::fs::write(&file, json_lines(300, 3, &mut truth)).unwrap();
     let app = App::spawn(&dirs, &[]);
@@ -66,6 +69,7 @@ fn lines_appended_later_are_counted() {
     assert_eq!(app.wait_until_read(&file), truth.stats());
     // A new file dropped while running is picked up too.
     let second = dirs.watched("second.log");
+    truth.unnamed = Some("second");
     std::fs::write(&second, text_lines(250, 5, &mut truth)).unwrap();
     assert_eq!(app.wait_until_read(&second), truth.stats());
 }
@@ -97,7 +101,7 @@ fn partial_last_line_waits_for_its_newline() {
 #[test]
 fn restart_after_sigterm_mid_file_counts_every_line_once() {
     let dirs = Dirs::new();
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("big");
     let file = dirs.watched("big.jsonl");
     std::fs::write(&file, json_lines(400_000, 6, &mut truth)).unwrap();
     let total = truth.lines();
@@ -202,7 +206,7 @@ fn a_last_line_without_newline_counts_once_the_file_is_idle() {
 fn a_file_renamed_into_the_watch_dir_is_read_once() {
     let dirs = Dirs::new();
     let app = App::spawn(&dirs, &[]);
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("dropped");
     // Written elsewhere, then moved in: the watcher sees only a rename.
     let outside = dirs.root.path().join("staging.jsonl");
     std::fs::write(&outside, json_lines(1_500, 50, &mut truth)).unwrap();
@@ -216,7 +220,7 @@ fn a_file_renamed_into_the_watch_dir_is_read_once() {
 #[test]
 fn a_truncated_file_is_read_again_from_its_start() {
     let dirs = Dirs::new();
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("copytruncate");
     let file = dirs.watched("copytruncate.log");
     std::fs::write(&file, text_lines(1_000, 60, &mut truth)).unwrap();
     let app = App::spawn(&dirs, &[]);
@@ -230,7 +234,7 @@ fn a_truncated_file_is_read_again_from_its_start() {
 #[test]
 fn rotation_by_rename_loses_nothing_and_reads_nothing_twice() {
     let dirs = Dirs::new();
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("app");
     let file = dirs.watched("app.log");
     std::fs::write(&file, text_lines(500, 70, &mut truth)).unwrap();
     let app = App::spawn(&dirs, &[]);
@@ -249,7 +253,7 @@ fn rotation_by_rename_loses_nothing_and_reads_nothing_twice() {
 #[test]
 fn a_deleted_and_recreated_file_is_a_new_file() {
     let dirs = Dirs::new();
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("again");
     let file = dirs.watched("again.jsonl");
     std::fs::write(&file, json_lines(800, 90, &mut truth)).unwrap();
     let app = App::spawn(&dirs, &[]);

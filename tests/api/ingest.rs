@@ -20,7 +20,7 @@ fn ingested_lines_are_counted_exactly_and_survive_a_crash() {
     );
 
     // auto: JSON and text lines mixed in one body, the last without a newline.
-    let mut mixed = Truth::default();
+    let mut mixed = Truth::auto();
     let mut body = [json_lines(500, 31, &mut mixed), text_lines(500, 32, &mut mixed)].concat();
     body.push_str("1735732800000 ERROR [orders/api] last line");
     mixed.parsed("orders", "api", "ERROR", 1_735_732_800_000);
@@ -33,6 +33,7 @@ fn ingested_lines_are_counted_exactly_and_survive_a_crash() {
 
     let mut all = Truth::default();
     json_lines(3_000, 30, &mut all);
+    all.auto = true;
     json_lines(500, 31, &mut all);
     text_lines(500, 32, &mut all);
     all.parsed("orders", "api", "ERROR", 1_735_732_800_000);
@@ -86,7 +87,7 @@ async fn serve_lines(listener: tokio::net::TcpListener, batches: Vec<Vec<String>
 async fn a_websocket_source_counts_what_arrived_across_reconnects() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/stream", listener.local_addr().unwrap());
-    let mut truth = Truth::default();
+    let mut truth = Truth::auto();
     let batches: Vec<Vec<String>> = (0..3)
         .map(|i| json_lines(400, 40 + i, &mut truth).lines().map(str::to_owned).collect())
         .collect();

@@ -27,28 +27,35 @@ fn stats_of(output: &Output) -> Value {
 #[test]
 fn counts_json_and_text_files_by_route_and_with_auto() {
     let dir = tempfile::tempdir().unwrap();
+    // Written twice: as two files, and as one (whose name is the service
+    // of lines that name none).
+    let write = |truth: &mut Truth, stems: [&'static str; 2]| {
+        truth.unnamed = Some(stems[0]);
+        let json = json_lines(3_000, 10, truth);
+        truth.unnamed = Some(stems[1]);
+        // The last line has no newline: the file is complete, so it counts.
+        let mut text = text_lines(3_000, 11, truth);
+        text.push_str("1735732800000 WARN [orders/api] no newline at the end");
+        truth.parsed("orders", "api", "WARN", 1_735_732_800_000);
+        (json, text)
+    };
     let mut truth = Truth::default();
+    let (json_body, text_body) = write(&mut truth, ["a", "b"]);
     let json = dir.path().join("a.jsonl");
     let text = dir.path().join("b.log");
-    std::fs::write(&json, json_lines(3_000, 10, &mut truth)).unwrap();
-    // The last line has no newline: the file is complete, so it counts.
-    let mut text_body = text_lines(3_000, 11, &mut truth);
-    text_body.push_str("1735732800000 WARN [orders/api] no newline at the end");
-    truth.parsed("orders", "api", "WARN", 1_735_732_800_000);
-    std::fs::write(&text, text_body).unwrap();
+    std::fs::write(&json, &json_body).unwrap();
+    std::fs::write(&text, &text_body).unwrap();
     let (json, text) = (json.to_str().unwrap(), text.to_str().unwrap());
 
     assert_eq!(stats_of(&process(&["--format", "json", json, text])), truth.stats());
 
     // auto sends `{` lines to json and the rest to regex, whatever the file name.
+    let mut mixed_truth = Truth::auto();
+    write(&mut mixed_truth, ["mixed.data", "mixed.data"]);
     let mixed = dir.path().join("mixed.data");
-    std::fs::write(
-        &mixed,
-        [std::fs::read(json).unwrap(), std::fs::read(text).unwrap()].concat(),
-    )
-    .unwrap();
+    std::fs::write(&mixed, [json_body, text_body].concat()).unwrap();
     let output = process(&["--parser", "auto", "--format", "json", mixed.to_str().unwrap()]);
-    assert_eq!(stats_of(&output), truth.stats());
+    assert_eq!(stats_of(&output), mixed_truth.stats());
 }
 
 #[test]
@@ -122,7 +129,8 @@ fn json_edge_cases_follow_the_documented_rules() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("edge.jsonl");
     let lines = [
-        // Non-string level, service and component count as missing.
+        // A numeric level is on Bunyan's scale (30 INFO); a non-string
+        // service and component count as missing.
         r#"{"level":30,"service":["x"],"component":{"a":1},"timestamp":1735732800000}"#,
         // Spelling, empty service, null component, timestamp as a numeric string.
         r#"{"level":"Warning","service":"","component":null,"timestamp":"1735732800000"}"#,
@@ -130,7 +138,7 @@ fn json_edge_cases_follow_the_documented_rules() {
         "  {\"level\":\"ERR\",\"service\":\"a\\u0000b\",\"component\":\"api\"}  ",
         // Duplicate field: invalid.
         r#"{"level":"INFO","level":"ERROR"}"#,
-        // A timestamp of the wrong type: invalid.
+        // A timestamp of a type no time has: no timestamp.
         r#"{"timestamp": true, "level": "INFO"}"#,
         // A float timestamp; fatal.
         r#"{"timestamp": 1.5e12, "level": "fatal", "service": "orders", "component": "api"}"#,
@@ -150,12 +158,13 @@ fn json_edge_cases_follow_the_documented_rules() {
     std::fs::write(&file, body).unwrap();
     let stats = stats_of(&process(&["--format", "json", file.to_str().unwrap()]));
     let expected = serde_json::json!({
-        "lines": 10, "parsed": 6, "invalid": 4,
-        "levels": {"TRACE": 0, "DEBUG": 1, "INFO": 0, "WARN": 1, "ERROR": 1, "FATAL": 1, "UNKNOWN": 2},
+        "lines": 10, "parsed": 7, "invalid": 3,
+        "levels": {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 1, "ERROR": 1, "FATAL": 1, "UNKNOWN": 1},
         "services": {
             "a\u{FFFD}b": {"lines": 1, "levels": {"TRACE": 0, "DEBUG": 0, "INFO": 0, "WARN": 0, "ERROR": 1, "FATAL": 0, "UNKNOWN": 0}},
             "orders": {"lines": 2, "levels": {"TRACE": 0, "DEBUG": 1, "INFO": 0, "WARN": 0, "ERROR": 0, "FATAL": 1, "UNKNOWN": 0}},
-            "unknown": {"lines": 3, "levels": {"TRACE": 0, "DEBUG": 0, "INFO": 0, "WARN": 1, "ERROR": 0, "FATAL": 0, "UNKNOWN": 2}},
+            // Lines that name no service (or an empty one): the file's name.
+            "edge": {"lines": 4, "levels": {"TRACE": 0, "DEBUG": 0, "INFO": 2, "WARN": 1, "ERROR": 0, "FATAL": 0, "UNKNOWN": 1}},
         },
     });
     assert_eq!(stats, expected);
@@ -276,7 +285,7 @@ fn bad_routes_are_refused_at_start() {
 fn gzip_files_are_read_decompressed_and_a_cut_one_is_an_error() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let mut truth = Truth::default();
+    let mut truth = Truth::for_files("a");
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(json_lines(2_000, 13, &mut truth).as_bytes()).unwrap();
     let compressed = encoder.finish().unwrap();

@@ -50,6 +50,7 @@ fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     }
     // Another plugin's lines meanwhile.
     let json = dirs.watched("other.jsonl");
+    truth.unnamed = Some("other");
     std::fs::write(&json, json_lines(500, 5, &mut truth)).unwrap();
     files.push(json);
 

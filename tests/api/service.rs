@@ -134,12 +134,12 @@ fn a_watch_dir_that_is_a_file_is_refused_before_listening() {
 fn files_no_route_matches_are_logged_once_and_listed_with_the_reason() {
     let dirs = Dirs::new();
     let line = "{\"level\":\"INFO\",\"service\":\"auth\"}\n";
-    for name in ["syslog", "app.ndjson"] {
+    for name in ["notes.md", "app.csv"] {
         std::fs::write(dirs.watched(name), line).unwrap();
     }
     let app = App::spawn(&dirs, &[]);
-    let routes = "(routes: *.jsonl, *.json, *.log, *.txt)";
-    for name in ["syslog", "app.ndjson"] {
+    let routes = "(routes: *.jsonl, *.json, *.ndjson, *.log, *.txt, *.log.[0-9]*, *.[0-9], *.[0-9][0-9], !*.*)";
+    for name in ["notes.md", "app.csv"] {
         let path = dirs.watched(name);
         app.wait_for_log(&["File ignored", &format!("path={}", path.display())]);
         let sources = wait_for(&format!("{name} in /sources"), || {
@@ -159,9 +159,9 @@ fn files_no_route_matches_are_logged_once_and_listed_with_the_reason() {
         assert_eq!(sources["offset"], 0);
     }
     // Renamed to a name a route matches, the file is read and no longer ignored.
-    let syslog = dirs.watched("syslog");
-    let renamed = dirs.watched("syslog.jsonl");
-    std::fs::rename(&syslog, &renamed).unwrap();
+    let notes = dirs.watched("notes.md");
+    let renamed = dirs.watched("notes.jsonl");
+    std::fs::rename(&notes, &renamed).unwrap();
     append(&renamed, line);
     assert_eq!(app.wait_until_read(&renamed)["lines"], 2);
     let (_, sources) = app.get("/sources");
@@ -172,8 +172,8 @@ fn files_no_route_matches_are_logged_once_and_listed_with_the_reason() {
         .filter(|source| source.get("ignored").is_some())
         .map(|source| source["source"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(ignored, [dirs.watched("app.ndjson").to_str().unwrap()]);
-    let logged = app.log_lines(&["File ignored", "app.ndjson"]);
+    assert_eq!(ignored, [dirs.watched("app.csv").to_str().unwrap()]);
+    let logged = app.log_lines(&["File ignored", "app.csv"]);
     assert_eq!(logged, 1, "logged once, not at every rescan");
 }
 
@@ -224,7 +224,13 @@ fn a_websocket_source_closed_by_its_server_logs_the_close_frame_plainly() {
 fn a_file_mostly_invalid_for_its_parser_is_warned_about_once_with_a_sample() {
     let dirs = Dirs::new();
     let file = dirs.watched("auth.log");
-    // syslog lines, routed by name to the regex plugin's default format.
+    // syslog lines, routed to logproc's own text format.
+    let config = dirs.root.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "routes:\n  - {glob: \"*.log\", parser: auto, format: logproc}\n",
+    )
+    .unwrap();
     std::fs::write(
         &file,
         "Jun 14 15:16:01 combo sshd[19939]: authentication failure\n\
@@ -232,7 +238,7 @@ fn a_file_mostly_invalid_for_its_parser_is_warned_about_once_with_a_sample() {
          2025-01-01T12:00:00.000Z INFO [auth/api] fine\n",
     )
     .unwrap();
-    let app = App::spawn(&dirs, &[]);
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
     app.wait_until_read(&file);
     let line = app.wait_for_log(&["Most of the file's first lines are invalid"]);
     for part in [

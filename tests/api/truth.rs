@@ -37,6 +37,12 @@ pub const BASE_MS: i64 = 1_735_732_800_000;
 pub struct Truth {
     pub parsed: u64,
     pub invalid: u64,
+    /// The service of lines that name none: `unknown`, or for lines read
+    /// from a file, its name without extensions (set by the test).
+    pub unnamed: Option<&'static str>,
+    /// Lines are read by `auto`: those not starting with `{` are text, and
+    /// text in no format counts (rather than being invalid JSON).
+    pub auto: bool,
     /// (service, component, level) -> lines
     counts: BTreeMap<(String, String, &'static str), u64>,
     /// (service, minute start) -> [lines, errors, warnings]
@@ -64,6 +70,37 @@ impl Truth {
 
     pub fn invalid(&mut self) {
         self.invalid += 1;
+    }
+
+    /// A parsed line without a timestamp: counted at the time of reading,
+    /// a minute the truth cannot know (so it is in no per-minute figure).
+    pub fn parsed_untimed(&mut self, service: &str, component: &str, level: &'static str) {
+        self.parsed += 1;
+        *self
+            .counts
+            .entry((service.to_owned(), component.to_owned(), level))
+            .or_default() += 1;
+    }
+
+    /// Truth for lines read by `auto` (`POST /ingest`, WebSocket sources).
+    pub fn auto() -> Truth {
+        Truth {
+            auto: true,
+            ..Truth::default()
+        }
+    }
+
+    /// Truth for lines of files whose names without extensions are `stem`.
+    pub fn for_files(stem: &'static str) -> Truth {
+        Truth {
+            unnamed: Some(stem),
+            ..Truth::default()
+        }
+    }
+
+    /// The service of lines that name none.
+    pub fn unnamed(&self) -> &'static str {
+        self.unnamed.unwrap_or("unknown")
     }
 
     pub fn lines(&self) -> u64 {
@@ -213,19 +250,23 @@ pub fn json_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
         } = *draw;
         match kind {
             0 => {
-                truth.invalid();
-                [
+                let line = [
                     "{\"level\": \"INFO\", \"service\": ",
                     "not json at all",
                     "[1, 2, 3]",
                     "{\"timestamp\": \"yesterday\"}",
-                ][rng.below(4)]
-                .to_owned()
+                ][rng.below(4)];
+                if truth.auto && !line.starts_with('{') {
+                    truth.parsed_untimed(truth.unnamed(), "unknown", "UNKNOWN");
+                } else {
+                    truth.invalid();
+                }
+                line.to_owned()
             }
             1 => "   \t ".to_owned(), // skipped: not counted
             2 => {
                 // No service, component or level.
-                truth.parsed("unknown", "unknown", "UNKNOWN", timestamp);
+                truth.parsed(truth.unnamed(), "unknown", "UNKNOWN", timestamp);
                 json!({ "timestamp": timestamp, "message": "no fields" }).to_string()
             }
             3 => {
@@ -253,7 +294,20 @@ pub fn json_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
     })
 }
 
-/// `count` text lines in the regex plugin's default format, tallied in `truth`.
+/// The level free text with `spelling` as its only level-like word counts
+/// as: level words of three letters or more are found, single letters (and
+/// words that only start like a level) are not.
+fn free_text_level(spelling: &'static str, level: &'static str) -> &'static str {
+    if spelling.len() < 3 || spelling == "verbosely" {
+        "UNKNOWN"
+    } else {
+        level
+    }
+}
+
+/// `count` text lines in logproc's own text format, tallied in `truth`, as
+/// a file with `parser: auto` reads them: lines in no format count as free
+/// text (the service `truth.unnamed()`, the level by its words).
 pub fn text_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
     tally_lines(count, seed, truth, |draw, rng, truth| {
         let Draw {
@@ -266,13 +320,15 @@ pub fn text_lines(count: usize, seed: u64, truth: &mut Truth) -> String {
         } = *draw;
         match kind {
             0 => {
-                truth.invalid();
-                [
-                    "garbage without structure",
-                    "2025-13-45T00:00:00Z ERROR [orders/api] bad date",
-                    "ERROR orders api",
-                ][rng.below(3)]
-                .to_owned()
+                let (level, line) = match rng.below(2) {
+                    0 => ("UNKNOWN", format!("{timestamp} garbage without structure")),
+                    _ => (
+                        free_text_level(spelling, level),
+                        format!("{timestamp} {spelling} {service} api without brackets"),
+                    ),
+                };
+                truth.parsed(truth.unnamed(), "unknown", level, timestamp);
+                line
             }
             1 => String::new(), // skipped
             2 => {

@@ -14,7 +14,9 @@
 
 use std::sync::OnceLock;
 
-use logproc_plugin_sdk::{Guest, Level, Outcomes, ParsedBatch, PluginInfo, is_blank, parse_level, parse_timestamp};
+use logproc_plugin_sdk::{
+    BatchContext, Guest, Level, Outcomes, ParsedBatch, PluginInfo, is_blank, parse_level, parse_timestamp,
+};
 
 /// The service of lines without one (setting `service`).
 static DEFAULT_SERVICE: OnceLock<String> = OnceLock::new();
@@ -41,7 +43,12 @@ impl Guest for Logfmt {
         Ok(())
     }
 
-    fn parse_batch(lines: String) -> ParsedBatch {
+    /// One format: nothing to choose per source.
+    fn detect(_lines: String) -> Option<String> {
+        None
+    }
+
+    fn parse_batch(lines: String, _context: BatchContext) -> ParsedBatch {
         let mut outcomes = Outcomes::default();
         for line in logproc_plugin_sdk::lines(&lines) {
             parse_line(line, &mut outcomes);

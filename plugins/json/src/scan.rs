@@ -6,14 +6,43 @@
 use std::borrow::Cow;
 use std::fmt;
 
-/// The fields logproc counts by, as found in one line. A text field holding
-/// another type (a number, an object, null) counts as absent.
+use logproc_plugin_sdk::keys::{self, Field, Key, LevelScale};
+
+/// Where [`fields`] keeps what a key names.
+fn slot(field: Field) -> usize {
+    match field {
+        Field::Time => 0,
+        Field::Level(_) => 1,
+        Field::Service => 2,
+        Field::Component => 3,
+        Field::Message => 4,
+    }
+}
+
+/// Decodes a string [`Fields::message`] holds.
+pub fn decode(encoded: &str) -> Cow<'_, str> {
+    let mut scanner = Scanner {
+        text: encoded,
+        bytes: encoded.as_bytes(),
+        at: 0,
+    };
+    // It was checked when it was found.
+    scanner.string().unwrap_or(Cow::Borrowed(""))
+}
+
+/// The fields logproc counts by, as found in one line, each from the
+/// strongest of the keys that name it ([`logproc_plugin_sdk::keys`]). A
+/// text field holding another type (an object, null) counts as absent.
 #[derive(Debug, Default, PartialEq)]
 pub struct Fields<'a> {
     pub timestamp: Option<Timestamp<'a>>,
-    pub level: Option<Cow<'a, str>>,
+    /// The value and the scale its key reads it on.
+    pub level: Option<(LevelScale, Cow<'a, str>)>,
     pub service: Option<Cow<'a, str>>,
     pub component: Option<Cow<'a, str>>,
+    /// The message, still encoded (with its quotes): decoded only when a
+    /// level has to be looked for in it.
+    pub message: Option<&'a str>,
 }
 
 /// A `timestamp` value: a JSON number (its text) or a string.
@@ -38,13 +67,14 @@ impl fmt::Display for Error {
     }
 }
 
-/// What a counted field given twice is, in the order of [`Scanner::key`]'s
-/// answers (static, so that an error is two words).
-const DUPLICATES: [&str; 4] = [
+/// What a key given twice is, by the field it names (static, so that an
+/// error is two words).
+const DUPLICATES: [&str; 5] = [
     "duplicate field `timestamp`",
     "duplicate field `level`",
     "duplicate field `service`",
     "duplicate field `component`",
+    "duplicate field `message`",
 ];
 
 /// Nesting deeper than this is refused (as serde_json does), so that a
@@ -60,7 +90,10 @@ pub fn fields(line: &str) -> Result<Fields<'_>, Error> {
         at: 0,
     };
     let mut fields = Fields::default();
-    let mut seen = [false; 4];
+    // The rank of the key each field came from, and the keys seen (a bit
+    // per field and rank), to refuse one given twice.
+    let mut ranks = [u8::MAX; 5];
+    let mut seen = [0u64; 5];
     scanner.skip_whitespace();
     scanner.expect(b'{', "expected `{`")?;
     scanner.skip_whitespace();
@@ -70,23 +103,34 @@ pub fn fields(line: &str) -> Result<Fields<'_>, Error> {
         loop {
             scanner.skip_whitespace();
             let key_at = scanner.at;
-            let field = scanner.key()?;
+            let key = scanner.key()?;
             scanner.skip_whitespace();
             scanner.expect(b':', "expected `:`")?;
             scanner.skip_whitespace();
-            match field {
-                Some(index) => {
-                    if std::mem::replace(&mut seen[index], true) {
+            match key {
+                Some(Key { field, rank }) => {
+                    let slot = slot(field);
+                    let bit = 1u64 << rank.min(63);
+                    if seen[slot] & bit != 0 {
                         return Err(Error {
-                            what: DUPLICATES[index],
+                            what: DUPLICATES[slot],
                             at: key_at,
                         });
                     }
-                    match index {
-                        0 => fields.timestamp = scanner.timestamp()?,
-                        1 => fields.level = scanner.text_or_absent()?,
-                        2 => fields.service = scanner.text_or_absent()?,
-                        _ => fields.component = scanner.text_or_absent()?,
+                    seen[slot] |= bit;
+                    if rank < ranks[slot] {
+                        let found = match field {
+                            Field::Time => scanner.timestamp()?.map(|value| fields.timestamp = Some(value)),
+                            Field::Level(scale) => scanner.level()?.map(|value| fields.level = Some((scale, value))),
+                            Field::Service => scanner.text_or_absent()?.map(|value| fields.service = Some(value)),
+                            Field::Component => scanner.text_or_absent()?.map(|value| fields.component = Some(value)),
+                            Field::Message => scanner.encoded_text()?.map(|value| fields.message = Some(value)),
+                        };
+                        if found.is_some() {
+                            ranks[slot] = rank;
+                        }
+                    } else {
+                        scanner.skip_value(1)?;
                     }
                 }
                 None => scanner.skip_value(1)?,
@@ -153,26 +197,35 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A key: the position of the counted field it names in [`DUPLICATES`], if
-    /// any. Keys without escapes (nearly all) are compared where they are.
-    fn key(&mut self) -> Result<Option<usize>, Error> {
+    /// A key, and what it names if logproc reads it. Keys without escapes
+    /// (nearly all) are compared where they are.
+    fn key(&mut self) -> Result<Option<Key>, Error> {
         let start = self.at + 1;
         let end = find_special(self.bytes, start);
-        let escaped;
-        let name = if self.peek() == Some(b'"') && self.bytes.get(end) == Some(&b'"') {
+        if self.peek() == Some(b'"') && self.bytes.get(end) == Some(&b'"') {
             self.at = end + 1;
-            &self.text[start..end]
-        } else {
-            escaped = self.string()?;
-            &*escaped
-        };
-        Ok(match name {
-            "timestamp" => Some(0),
-            "level" => Some(1),
-            "service" => Some(2),
-            "component" => Some(3),
-            _ => None,
-        })
+            return Ok(keys::key(&self.text[start..end]));
+        }
+        Ok(keys::key(&self.string()?))
+    }
+
+    /// A level: a string, or a number's text; `None` for any other value.
+    fn level(&mut self) -> Result<Option<Cow<'a, str>>, Error> {
+        match self.peek() {
+            Some(b'-' | b'0'..=b'9') => Ok(Some(Cow::Borrowed(self.number()?))),
+            _ => self.text_or_absent(),
+        }
+    }
+
+    /// A string value as written, quotes included (checked, not decoded),
+    /// or `None` for any other value (skipped).
+    fn encoded_text(&mut self) -> Result<Option<&'a str>, Error> {
+        if self.peek() != Some(b'"') {
+            return self.skip_value(1).map(|()| None);
+        }
+        let start = self.at;
+        self.skip_string()?;
+        Ok(Some(&self.text[start..self.at]))
     }
 
     /// A string value, or `None` for any other value (skipped).
@@ -188,8 +241,8 @@ impl<'a> Scanner<'a> {
         match self.peek() {
             Some(b'"') => Ok(Some(Timestamp::Text(self.string()?))),
             Some(b'-' | b'0'..=b'9') => Ok(Some(Timestamp::Number(self.number()?))),
-            Some(b'n') => self.literal("null").map(|()| None),
-            _ => Err(self.error("`timestamp` must be epoch milliseconds or an RFC 3339 string")),
+            // An object, an array, a boolean or null: no time here.
+            _ => self.skip_value(1).map(|()| None),
         }
     }
 
@@ -430,10 +483,43 @@ mod tests {
             "timestamp": 1735689600113, "service": "auth", "ok": true, "no": false, "list": [] } "#;
         let found = ok(line);
         assert_eq!(found.timestamp, Some(Timestamp::Number("1735689600113")));
-        assert_eq!(found.level.as_deref(), Some("WARN"));
+        assert_eq!(found.level, Some((LevelScale::Name, "WARN".into())));
         assert_eq!(found.service.as_deref(), Some("auth"));
         assert_eq!(found.component.as_deref(), Some("api"));
         assert_eq!(ok("{}"), Fields::default());
+    }
+
+    #[test]
+    fn dialects_by_their_keys_the_strongest_winning() {
+        // ECS, as the ecs-logging libraries write it.
+        let ecs = ok(
+            r#"{"@timestamp":"2025-01-01T12:00:00.000Z","log.level":"warn","message":"m","service.name":"shop","log.logger":"cart"}"#,
+        );
+        assert_eq!(ecs.timestamp, Some(Timestamp::Text("2025-01-01T12:00:00.000Z".into())));
+        assert_eq!(ecs.level, Some((LevelScale::Name, "warn".into())));
+        assert_eq!(
+            (ecs.service.as_deref(), ecs.component.as_deref()),
+            (Some("shop"), Some("cart"))
+        );
+        // OpenTelemetry: the number loses to the text, whatever the order.
+        let otel = ok(r#"{"timeUnixNano":"1735732800000000000","severityNumber":17,"severityText":"ERROR"}"#);
+        assert_eq!(otel.level, Some((LevelScale::Name, "ERROR".into())));
+        // journald's export: PRIORITY is a syslog severity.
+        let journald = ok(
+            r#"{"__REALTIME_TIMESTAMP":"1735732800000000","PRIORITY":"3","SYSLOG_IDENTIFIER":"sshd","MESSAGE":"x"}"#,
+        );
+        assert_eq!(journald.level, Some((LevelScale::Syslog, "3".into())));
+        assert_eq!(journald.service.as_deref(), Some("sshd"));
+        // Docker's json-file: only a message, kept encoded.
+        let docker = ok(r#"{"log":"ERROR \"x\"\n","stream":"stderr","time":"2025-01-01T12:00:00.1Z"}"#);
+        assert_eq!(docker.level, None);
+        assert_eq!(decode(docker.message.unwrap()), "ERROR \"x\"\n");
+        // `level` beats `severity`; the same key twice is refused.
+        assert_eq!(
+            ok(r#"{"severity":"debug","level":"info"}"#).level,
+            Some((LevelScale::Name, "info".into()))
+        );
+        assert!(fields(r#"{"lvl":"a","lvl":"b"}"#).is_err());
     }
 
     #[test]
@@ -442,14 +528,16 @@ mod tests {
             ok(r#"{"service": "a\u00e9\ud83d\ude00\n\"b\"", "level": "INFO", "timestamp": "2025-01-01T00:00:00Z"}"#);
         assert_eq!(found.service.as_deref(), Some("aé😀\n\"b\""));
         assert!(matches!(found.service, Some(Cow::Owned(_))));
-        assert!(matches!(found.level, Some(Cow::Borrowed("INFO"))));
+        assert!(matches!(found.level, Some((LevelScale::Name, Cow::Borrowed("INFO")))));
         assert_eq!(found.timestamp, Some(Timestamp::Text("2025-01-01T00:00:00Z".into())));
     }
 
     #[test]
     fn other_types_in_text_fields_count_as_absent() {
-        let found = ok(r#"{"level": 3, "service": {"name": "x"}, "component": null, "timestamp": null}"#);
+        let found = ok(r#"{"level": true, "service": {"name": "x"}, "component": null, "timestamp": null}"#);
         assert_eq!(found, Fields::default());
+        // A number is a level on a numeric scale.
+        assert_eq!(ok(r#"{"level": 30}"#).level, Some((LevelScale::Name, "30".into())));
     }
 
     #[test]
@@ -483,10 +571,6 @@ mod tests {
             (
                 r#"{"level": "A", "level": "B"}"#,
                 "duplicate field `level` at column 16",
-            ),
-            (
-                r#"{"timestamp": true}"#,
-                "`timestamp` must be epoch milliseconds or an RFC 3339 string at column 15",
             ),
             (r#"{"a": "#, "line ends where a value should be at column 7"),
         ];

@@ -106,6 +106,12 @@ const SCAN_BYTES: usize = 256;
 /// UNKNOWN. As Grafana Loki's `detected_level`, the earliest match wins;
 /// single letters and short forms are left out, since prose is full of them.
 pub fn scan_level(line: &str) -> Level {
+    scan_level_by(line, |_| None)
+}
+
+/// [`scan_level`], where `own` names a route's own spellings first (any
+/// length, not only the table's words of three to eight letters).
+pub fn scan_level_by(line: &str, own: impl Fn(&[u8]) -> Option<Level>) -> Level {
     let bytes = &line.as_bytes()[..line.len().min(SCAN_BYTES)];
     let mut at = 0;
     while at < bytes.len() {
@@ -117,6 +123,9 @@ pub fn scan_level(line: &str) -> Level {
         // A word ends at the end of the scanned part only if the line does.
         let whole = end < bytes.len() || end == line.len();
         let word = &bytes[at..end];
+        if whole && let Some(level) = own(word) {
+            return level;
+        }
         if whole && (3..=8).contains(&word.len()) {
             let level = keyword_level(word);
             if level != Level::Unknown {

@@ -9,24 +9,36 @@
 //! ```ignore
 //! struct MyParser;
 //! impl logproc_plugin_sdk::Guest for MyParser {
-//!     fn parse_batch(lines: String) -> ParsedBatch {
+//!     fn parse_batch(lines: String, context: BatchContext) -> ParsedBatch {
 //!         let mut outcomes = Outcomes::default();
 //!         for line in logproc_plugin_sdk::lines(&lines) {
 //!             outcomes.parsed(None, Level::Info, Some("my-service"), None);
 //!         }
 //!         outcomes.finish()
 //!     }
-//!     /* describe, configure */
+//!     /* describe, configure, detect */
 //! }
 //! logproc_plugin_sdk::export!(MyParser);
 //! ```
+//!
+//! A text parser can lean on the [`format`] library: [`format::detect`] for
+//! `detect`, [`Rules`] for the shared settings (`timestamp_format`,
+//! `timezone`, `level.NAME`) and [`read_line`] for each line.
 
 pub mod format;
+pub mod keys;
 mod level;
+mod rules;
 mod time;
 
-pub use level::{level_from_bunyan, level_from_otel_severity, level_from_syslog_severity, parse_level, scan_level};
-pub use time::{TimeRules, epoch_to_ms, parse_timestamp, parse_timestamp_with};
+pub use level::{
+    level_from_bunyan, level_from_otel_severity, level_from_syslog_severity, parse_level, scan_level, scan_level_by,
+};
+pub use rules::{FormatChoice, Rules, read_line};
+pub use time::{
+    TimeRules, check_timestamp_format, epoch_to_ms, parse_offset, parse_timestamp, parse_timestamp_formatted,
+    parse_timestamp_with,
+};
 
 #[doc(hidden)]
 pub mod bindings {
@@ -41,7 +53,7 @@ pub mod bindings {
 
 pub use bindings::export;
 pub use bindings::exports::logproc::plugin::parser::Guest;
-pub use bindings::logproc::plugin::types::{Entry, Level, Outcome, ParsedBatch, PluginInfo};
+pub use bindings::logproc::plugin::types::{BatchContext, Entry, Level, Outcome, ParsedBatch, PluginInfo};
 
 use std::collections::HashMap;
 

@@ -17,6 +17,44 @@ pub struct TimeRules {
     pub reference_ms: Option<i64>,
 }
 
+/// A `timezone` setting as minutes east of UTC: `UTC`, `Z`, `GMT`, or an
+/// offset `+02:00`, `-0530`, `+2`, also after `UTC` (`UTC+01:00`).
+pub fn parse_offset(text: &str) -> Result<i32, String> {
+    let trimmed = text.trim();
+    let upper = trimmed.to_ascii_uppercase();
+    let rest = upper
+        .strip_prefix("UTC")
+        .or_else(|| upper.strip_prefix("GMT"))
+        .unwrap_or(&upper);
+    if rest.is_empty() || rest == "Z" {
+        return Ok(0);
+    }
+    let refused = || {
+        format!(
+            "timezone `{text}` is not an offset from UTC (write `UTC`, `+02:00` or `-0530`; zone names such as Europe/Paris are not read, since their offset changes with the date)"
+        )
+    };
+    let (sign, digits) = match rest.as_bytes()[0] {
+        b'+' => (1, &rest[1..]),
+        b'-' => (-1, &rest[1..]),
+        _ => return Err(refused()),
+    };
+    let (hours, minutes) = match digits.split_once(':') {
+        Some((hours, minutes)) => (hours, minutes),
+        None if digits.len() > 2 => digits.split_at(digits.len() - 2),
+        None => (digits, "0"),
+    };
+    let number = |text: &str| {
+        (!text.is_empty() && text.len() <= 2 && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<i32>().ok())
+            .flatten()
+    };
+    match (number(hours), number(minutes)) {
+        (Some(hours), Some(minutes)) if hours <= 23 && minutes <= 59 => Ok(sign * (hours * 60 + minutes)),
+        _ => Err(refused()),
+    }
+}
+
 /// The last millisecond of the year 9999: later is not a time.
 const MAX_MS: i64 = 253_402_300_799_999;
 const DAY_MS: i64 = 86_400_000;
@@ -63,6 +101,176 @@ pub fn parse_timestamp_with(text: &str, rules: &TimeRules) -> Result<i64, String
             recognize(&mut cursor).filter(|_| cursor.at == bytes.len())
         })
         .ok_or_else(|| format!("timestamp `{text}` is in no known spelling"))?;
+    date.to_ms(rules).ok_or_else(|| match date.year {
+        None if rules.reference_ms.is_none() => format!("timestamp `{text}` has no year"),
+        _ => format!("timestamp `{text}` is not a valid date between the years 1970 and 9999"),
+    })
+}
+
+/// The strftime directives [`parse_timestamp_formatted`] reads.
+const DIRECTIVES: &str = "YyCmdejHkIlMSfpzZbhBaAsTFDRnt%";
+
+/// Checks a `timestamp_format` before it is used: every `%` directive must
+/// be one [`parse_timestamp_formatted`] reads.
+pub fn check_timestamp_format(format: &str) -> Result<(), String> {
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        let mut directive = chars.next();
+        if directive == Some(':') || directive == Some('.') {
+            directive = chars.next();
+        }
+        while directive.is_some_and(|d| d.is_ascii_digit()) {
+            directive = chars.next();
+        }
+        match directive {
+            Some(d) if DIRECTIVES.contains(d) => {}
+            Some(d) => {
+                return Err(format!(
+                    "timestamp_format `{format}`: `%{d}` is not a directive logproc reads (it reads %Y %y %C %m %d %e %j %H %k %I %l %p %M %S %f %.f %z %:z %Z %b %h %B %a %A %s %T %F %D %R %n %t %%)"
+                ));
+            }
+            None => return Err(format!("timestamp_format `{format}` ends in a lone `%`")),
+        }
+    }
+    Ok(())
+}
+
+/// Reads `text` as the strftime `format` says, whole (`%Y-%m-%d %H:%M:%S`,
+/// `%d/%b/%Y:%H:%M:%S %z`, `%s`). A space in the format matches any run of
+/// spaces; fields without an offset are read by `rules`, and a format
+/// without a year takes it from `rules` as year-less dates do.
+pub fn parse_timestamp_formatted(format: &str, text: &str, rules: &TimeRules) -> Result<i64, String> {
+    let refused = || format!("timestamp `{text}` does not fit timestamp_format `{format}`");
+    let mut c = Cursor {
+        bytes: text.trim().as_bytes(),
+        at: 0,
+    };
+    let mut date = Written {
+        month: 1,
+        day: 1,
+        ..Written::default()
+    };
+    let (mut hour12, mut pm, mut day_of_year, mut century) = (None, None, None, None);
+    let mut epoch = None;
+    let mut spec = format.as_bytes().iter().copied().peekable();
+    while let Some(b) = spec.next() {
+        if b == b' ' {
+            while c.eat(b' ') || c.eat(b'\t') {}
+            continue;
+        }
+        if b != b'%' {
+            c.literal(b).ok_or_else(refused)?;
+            continue;
+        }
+        let mut directive = spec.next().ok_or_else(refused)?;
+        let mut modifier = None;
+        if matches!(directive, b':' | b'.') {
+            modifier = Some(directive);
+            directive = spec.next().ok_or_else(refused)?;
+        }
+        while directive.is_ascii_digit() {
+            directive = spec.next().ok_or_else(refused)?;
+        }
+        let read = match directive {
+            b'Y' => c.number(4, 4).map(|year| date.year = Some(year)),
+            b'C' => c.number(2, 2).map(|value| century = Some(value)),
+            b'y' => c.number(2, 2).map(|yy| date.year = Some(two_digit_year(yy))),
+            b'm' => c.number(1, 2).map(|month| date.month = month),
+            b'd' => c.number(1, 2).map(|day| date.day = day),
+            b'e' => {
+                c.eat(b' ');
+                c.number(1, 2).map(|day| date.day = day)
+            }
+            b'j' => c.number(1, 3).map(|day| day_of_year = Some(day)),
+            b'H' => c.number(1, 2).map(|hour| date.hour = hour),
+            b'k' => {
+                c.eat(b' ');
+                c.number(1, 2).map(|hour| date.hour = hour)
+            }
+            b'I' => c.number(1, 2).map(|hour| hour12 = Some(hour)),
+            b'l' => {
+                c.eat(b' ');
+                c.number(1, 2).map(|hour| hour12 = Some(hour))
+            }
+            b'p' => c.meridiem(12).map(|hour| pm = Some(hour == 12)),
+            b'M' => c.number(1, 2).map(|minute| date.minute = minute),
+            b'S' => c.number(1, 2).map(|second| date.second = second),
+            // `%f` is the digits alone, `%.f` the point too (and optional).
+            b'f' if modifier == Some(b'.') => c.fraction().map(|millis| date.millis = millis),
+            b'f' => {
+                let digits = c.bytes[c.at..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let millis = (0..3).fold(0, |ms, i| {
+                    ms * 10 + c.bytes[c.at..c.at + digits].get(i).map_or(0, |d| i64::from(d - b'0'))
+                });
+                c.at += digits;
+                (digits > 0).then(|| date.millis = millis)
+            }
+            b'z' | b'Z' => c.zone().flatten().map(|offset| date.offset_minutes = Some(offset)),
+            b'b' | b'h' | b'B' => c.month_name().map(|month| date.month = month),
+            b'a' | b'A' => c.weekday_name(),
+            b's' => {
+                let digits = c.bytes[c.at..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let number = std::str::from_utf8(&c.bytes[c.at..c.at + digits]).unwrap_or("");
+                c.at += digits;
+                epoch = Some(epoch_to_ms(number)?);
+                Some(())
+            }
+            b'T' => c.time_of_day(&mut date),
+            b'R' => c.number(2, 2).and_then(|hour| {
+                date.hour = hour;
+                c.literal(b':')?;
+                c.number(2, 2).map(|minute| date.minute = minute)
+            }),
+            b'F' => c.number(4, 4).and_then(|year| {
+                date.year = Some(year);
+                c.literal(b'-')?;
+                date.month = c.number(1, 2)?;
+                c.literal(b'-')?;
+                c.number(1, 2).map(|day| date.day = day)
+            }),
+            b'D' => c.number(1, 2).and_then(|month| {
+                date.month = month;
+                c.literal(b'/')?;
+                date.day = c.number(1, 2)?;
+                c.literal(b'/')?;
+                c.number(2, 2).map(|yy| date.year = Some(two_digit_year(yy)))
+            }),
+            b'n' | b't' => {
+                while c.eat(b' ') || c.eat(b'\t') {}
+                Some(())
+            }
+            b'%' => c.literal(b'%'),
+            _ => None,
+        };
+        read.ok_or_else(refused)?;
+    }
+    if !c.at_end() {
+        return Err(refused());
+    }
+    if let Some(ms) = epoch {
+        return Ok(ms);
+    }
+    if let (Some(century), Some(year)) = (century, date.year) {
+        date.year = Some(century * 100 + year % 100);
+    }
+    if let Some(hour) = hour12 {
+        date.hour = match pm {
+            Some(pm) => c.meridiem_hour(hour, pm).ok_or_else(refused)?,
+            None => hour,
+        };
+    }
+    if let Some(day) = day_of_year {
+        let year = date.year.ok_or_else(refused)?;
+        let start = days_from_civil(year, 1, 1) + day - 1;
+        let (month, day) = (1..=12)
+            .map(|month| (month, start - days_from_civil(year, month, 1) + 1))
+            .rfind(|&(_, day)| day >= 1)
+            .ok_or_else(refused)?;
+        (date.month, date.day) = (month, day);
+    }
     date.to_ms(rules).ok_or_else(|| match date.year {
         None if rules.reference_ms.is_none() => format!("timestamp `{text}` has no year"),
         _ => format!("timestamp `{text}` is not a valid date between the years 1970 and 9999"),
@@ -195,7 +403,7 @@ impl Written {
 type Recognizer = fn(&mut Cursor) -> Option<Written>;
 
 /// Tried in order; the first that reads the whole text wins.
-const RECOGNIZERS: [Recognizer; 9] = [
+const RECOGNIZERS: [Recognizer; 11] = [
     iso,
     short_digits,
     short_slashes,
@@ -205,6 +413,8 @@ const RECOGNIZERS: [Recognizer; 9] = [
     access_log,
     month_day_dashes,
     month_day_dots,
+    month_day_compact,
+    month_name_comma_year,
 ];
 
 /// `2025-01-01T12:00:00.123+01:00`, `2025/01/01 12:00`, `2016.09.28`.
@@ -223,7 +433,9 @@ fn iso(c: &mut Cursor) -> Option<Written> {
     if c.at_end() {
         return Some(date);
     }
-    c.one_of(b"Tt ")?;
+    if c.one_of(b"Tt").is_none() {
+        c.spaces()?;
+    }
     date.hour = c.number(2, 2)?;
     c.literal(b':')?;
     date.minute = c.number(2, 2)?;
@@ -357,6 +569,44 @@ fn month_day(c: &mut Cursor, separator: u8) -> Option<Written> {
     })
 }
 
+/// `1109 10:11:12.123456` (glog and klog: MMdd, no year).
+fn month_day_compact(c: &mut Cursor) -> Option<Written> {
+    let (month, day) = (c.number(2, 2)?, c.number(2, 2)?);
+    c.literal(b' ')?;
+    c.time(Written {
+        month,
+        day,
+        ..Written::default()
+    })
+}
+
+/// `Nov 9, 2025 1:02:03 PM` (java.util.logging's SimpleFormatter).
+fn month_name_comma_year(c: &mut Cursor) -> Option<Written> {
+    let month = c.month_name()?;
+    c.spaces()?;
+    let day = c.number(1, 2)?;
+    c.literal(b',')?;
+    c.spaces()?;
+    let year = c.number(4, 4)?;
+    c.spaces()?;
+    let hour = c.number(1, 2)?;
+    c.literal(b':')?;
+    let minute = c.number(2, 2)?;
+    c.literal(b':')?;
+    let second = c.number(2, 2)?;
+    c.spaces()?;
+    let hour = c.meridiem(hour)?;
+    Some(Written {
+        year: Some(year),
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        ..Written::default()
+    })
+}
+
 /// `yy` as a year: 70 to 99 are 1970s to 1990s, 00 to 69 this century.
 fn two_digit_year(yy: i64) -> i64 {
     if yy >= 70 { 1900 + yy } else { 2000 + yy }
@@ -478,6 +728,35 @@ impl Cursor<'_> {
         }
         let offset = (hours * 60 + minutes) as i32;
         Some(Some(if sign == b'-' { -offset } else { offset }))
+    }
+
+    /// `AM` or `PM` (any case) after a 12-hour `hour`: the hour of the day.
+    fn meridiem(&mut self, hour: i64) -> Option<i64> {
+        let word = self.bytes.get(self.at..self.at + 2)?;
+        let pm = if word.eq_ignore_ascii_case(b"pm") {
+            true
+        } else if word.eq_ignore_ascii_case(b"am") {
+            false
+        } else {
+            return None;
+        };
+        self.at += 2;
+        self.meridiem_hour(hour, pm)
+    }
+
+    /// The hour of the day of a 12-hour `hour`.
+    fn meridiem_hour(&self, hour: i64, pm: bool) -> Option<i64> {
+        (1..=12).contains(&hour).then_some(hour % 12 + if pm { 12 } else { 0 })
+    }
+
+    /// `HH:MM:SS` into `date`.
+    fn time_of_day(&mut self, date: &mut Written) -> Option<()> {
+        date.hour = self.number(1, 2)?;
+        self.literal(b':')?;
+        date.minute = self.number(2, 2)?;
+        self.literal(b':')?;
+        date.second = self.number(2, 2)?;
+        Some(())
     }
 
     /// `Jan`..`Dec`, or the whole name, any case: 1 to 12.

@@ -1,0 +1,198 @@
+//! The settings every parser shares (`timestamp_format`, `timezone`, a
+//! route's own level names), and the reading of one line in a format of
+//! the library with them.
+
+use crate::format::{Format, TEXT, leading_time};
+use crate::level::{parse_level, scan_level_by};
+use crate::time::{TimeRules, check_timestamp_format, parse_offset, parse_timestamp_formatted, parse_timestamp_with};
+use crate::{Level, Outcomes, is_blank};
+
+/// How a parser reads times and levels, from its settings.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    /// The offset of times that name none (`timezone`).
+    pub time: TimeRules,
+    /// `timestamp_format`: strftime; without it, every known spelling.
+    pub timestamp_format: Option<String>,
+    /// A route's own level names (`level.NAME` settings), lowercase.
+    levels: Vec<(String, Level)>,
+}
+
+/// The prefix of a setting that names a level: `level.NOTICE=warn`.
+pub const LEVEL_SETTING: &str = "level.";
+
+impl Rules {
+    /// Takes the shared settings out of `settings`: `timestamp_format`,
+    /// `timezone` and every `level.NAME`; returns the rest, for the plugin.
+    pub fn from_settings(settings: Vec<(String, String)>) -> Result<(Rules, Vec<(String, String)>), String> {
+        let mut rules = Rules::default();
+        let mut rest = Vec::new();
+        for (key, value) in settings {
+            if key == "timestamp_format" {
+                check_timestamp_format(&value)?;
+                rules.timestamp_format = Some(value);
+            } else if key == "timezone" {
+                rules.time.offset_minutes = parse_offset(&value)?;
+            } else if let Some(name) = key.strip_prefix(LEVEL_SETTING) {
+                let level = level_named(&value).ok_or_else(|| {
+                    format!(
+                        "levels: `{name}: {value}` names no level (use trace, debug, info, warn, error, fatal or unknown)"
+                    )
+                })?;
+                rules.levels.push((name.to_ascii_lowercase(), level));
+            } else {
+                rest.push((key, value));
+            }
+        }
+        Ok((rules, rest))
+    }
+
+    /// Reads a timestamp: by `timestamp_format` if set, else in any known
+    /// spelling; `time` carries the batch's reference for year-less dates.
+    pub fn timestamp(&self, text: &str, time: &TimeRules) -> Result<i64, String> {
+        match &self.timestamp_format {
+            Some(format) => parse_timestamp_formatted(format, text, time),
+            None => parse_timestamp_with(text, time),
+        }
+    }
+
+    /// The level of a line: the route's own name for `text` if it has one
+    /// (for a three-digit HTTP status also its class, `4xx`), else `found`.
+    pub fn level(&self, found: Level, text: Option<&str>) -> Level {
+        let Some(text) = text.filter(|_| !self.levels.is_empty()) else {
+            return found;
+        };
+        let own = |name: &str| {
+            self.levels
+                .iter()
+                .find(|(own, _)| own.eq_ignore_ascii_case(name))
+                .map(|(_, level)| *level)
+        };
+        let class = || {
+            let is_status = text.len() == 3 && text.bytes().all(|b| b.is_ascii_digit());
+            is_status.then(|| own(&format!("{}xx", &text[..1]))).flatten()
+        };
+        own(text).or_else(class).unwrap_or(found)
+    }
+
+    /// The level of free text: the earliest level word, the route's own
+    /// names included.
+    pub fn scan_level(&self, line: &str) -> Level {
+        scan_level_by(line, |word| {
+            self.levels
+                .iter()
+                .find(|(own, _)| own.as_bytes().eq_ignore_ascii_case(word))
+                .map(|(_, level)| *level)
+        })
+    }
+}
+
+/// A level by logproc's own names (what a `levels` map maps to).
+fn level_named(name: &str) -> Option<Level> {
+    match name.to_ascii_lowercase().as_str() {
+        "unknown" => Some(Level::Unknown),
+        _ => Some(parse_level(name)).filter(|level| *level != Level::Unknown),
+    }
+}
+
+/// How a source's lines are read with a format of the library.
+#[derive(Debug, Clone, Copy)]
+pub enum FormatChoice {
+    /// Chosen by the route: a line not in it is invalid, and so is one
+    /// whose timestamp cannot be read.
+    Strict(&'static Format),
+    /// Detected from the source's first lines: a line not in it is read as
+    /// free text, an unreadable timestamp is left out (the host counts the
+    /// line at the time of reading).
+    Detected(&'static Format),
+}
+
+/// Reads one line into `outcomes`.
+pub fn read_line(choice: FormatChoice, rules: &Rules, time: &TimeRules, line: &str, outcomes: &mut Outcomes) {
+    if is_blank(line) {
+        return outcomes.skipped();
+    }
+    let (format, strict) = match choice {
+        FormatChoice::Strict(format) => (format, !std::ptr::eq(format, &TEXT)),
+        FormatChoice::Detected(format) => (format, false),
+    };
+    let Some(fields) = (format.read)(line) else {
+        if strict {
+            return outcomes.invalid(format!("line is not in the `{}` format", format.name));
+        }
+        let timestamp = leading_time(line, |text| rules.timestamp(text, time).ok());
+        return outcomes.parsed(timestamp, rules.scan_level(line), None, None);
+    };
+    let timestamp = match fields.time.map(|text| rules.timestamp(text, time)).transpose() {
+        Ok(timestamp) => timestamp,
+        Err(reason) if strict => return outcomes.invalid(reason),
+        Err(_) => None,
+    };
+    outcomes.parsed(
+        timestamp,
+        rules.level(fields.level, fields.level_text),
+        fields.service,
+        fields.component,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Outcome;
+    use crate::format::named;
+
+    fn settings(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn shared_settings_are_taken_and_checked() {
+        let (rules, rest) = Rules::from_settings(settings(&[
+            ("timestamp_format", "%d.%m.%Y %H:%M"),
+            ("timezone", "+02:00"),
+            ("level.NOTICE", "warn"),
+            ("level.4xx", "info"),
+            ("pattern", "x"),
+        ]))
+        .unwrap();
+        assert_eq!(rest, settings(&[("pattern", "x")]));
+        assert_eq!(rules.time.offset_minutes, 120);
+        assert_eq!(rules.timestamp("01.01.2025 14:00", &rules.time), Ok(1_735_732_800_000));
+        assert_eq!(rules.level(Level::Info, Some("notice")), Level::Warn);
+        assert_eq!(rules.level(Level::Warn, Some("404")), Level::Info);
+        assert_eq!(rules.level(Level::Error, Some("503")), Level::Error);
+        assert_eq!(rules.scan_level("x NOTICE: y error"), Level::Warn);
+        for bad in [
+            ("timestamp_format", "%Q"),
+            ("timezone", "Mars/Olympus"),
+            ("level.x", "loud"),
+        ] {
+            assert!(Rules::from_settings(settings(&[bad])).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn strict_formats_refuse_what_detected_ones_read_as_text() {
+        let syslog = named("syslog").unwrap();
+        let rules = Rules::default();
+        let time = TimeRules {
+            reference_ms: Some(1_735_732_800_000),
+            ..TimeRules::default()
+        };
+        let lines = ["Jun 14 15:16:01 host sshd[1]: ok", "ERROR free text", "   "];
+        let mut strict = Outcomes::default();
+        let mut detected = Outcomes::default();
+        for line in lines {
+            read_line(FormatChoice::Strict(syslog), &rules, &time, line, &mut strict);
+            read_line(FormatChoice::Detected(syslog), &rules, &time, line, &mut detected);
+        }
+        let (strict, detected) = (strict.finish(), detected.finish());
+        assert!(matches!(strict.outcomes[1], Outcome::Invalid(_)));
+        assert!(
+            matches!(&detected.outcomes[1], Outcome::Parsed(entry) if entry.level == Level::Error && entry.timestamp_ms.is_none())
+        );
+        assert!(matches!(&strict.outcomes[0], Outcome::Parsed(entry) if entry.timestamp_ms == Some(1_718_378_161_000)));
+        assert!(matches!(strict.outcomes[2], Outcome::Skipped));
+    }
+}
