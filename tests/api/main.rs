@@ -7,6 +7,7 @@ mod config;
 mod crash;
 mod file_lifecycle;
 mod files;
+mod formats;
 mod generator;
 mod helpers;
 mod hot_swap;

@@ -108,6 +108,7 @@ fn parse_line(rules: &Rules, time: &TimeRules, line: &str, outcomes: &mut Outcom
     };
     let level = match &fields.level {
         Some((scale, value)) => rules.level(level_of_value(*scale, value), Some(value)),
+        None if fields.clef => rules.level(Level::Info, None),
         // Docker's `log`, journald's `MESSAGE`: the level is in the words.
         None => match fields.message {
             Some(message) => rules.scan_level(&scan::decode(message)),

@@ -43,6 +43,8 @@ pub struct Fields<'a> {
     /// The message, still encoded (with its quotes): decoded only when a
     /// level has to be looked for in it.
     pub message: Option<&'a str>,
+    /// The line has CLEF's `@t`: without a level, it is at Information.
+    pub clef: bool,
 }
 
 /// A `timestamp` value: a JSON number (its text) or a string.
@@ -109,6 +111,7 @@ pub fn fields(line: &str) -> Result<Fields<'_>, Error> {
             scanner.skip_whitespace();
             match key {
                 Some(Key { field, rank }) => {
+                    fields.clef |= Key { field, rank } == keys::CLEF_TIME;
                     let slot = slot(field);
                     let bit = 1u64 << rank.min(63);
                     if seen[slot] & bit != 0 {

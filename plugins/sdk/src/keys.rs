@@ -34,6 +34,13 @@ pub enum LevelScale {
     Otel,
 }
 
+/// Serilog CLEF's time key, `@t`: a CLEF event without `@l` is at level
+/// Information, by the format's definition.
+pub const CLEF_TIME: Key = Key {
+    field: Field::Time,
+    rank: 4,
+};
+
 /// The meaning of a key, if logproc reads it:
 ///
 /// | field | keys, strongest first |
@@ -128,5 +135,6 @@ mod tests {
         assert_eq!(level_of_value(LevelScale::Otel, "INFO"), Level::Info);
         assert_eq!(key("@l").map(|key| key.field), Some(Field::Level(LevelScale::Name)));
         assert_eq!(key("nope"), None);
+        assert_eq!(key("@t"), Some(CLEF_TIME));
     }
 }

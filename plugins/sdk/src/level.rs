@@ -100,8 +100,8 @@ pub fn level_from_otel_severity(number: i64) -> Level {
 /// and a message's own words further on are not its level.
 const SCAN_BYTES: usize = 256;
 
-/// The level of a line of free text: the earliest whole word (case
-/// ignored) among `trace debug info notice warn warning error err fatal
+/// The level of a line of free text: the earliest whole word (letters,
+/// digits and `_ - . /`, case ignored, a final `.` dropped) among `trace debug info notice warn warning error err fatal
 /// critical crit emerg alert panic severe` in its first 256 bytes, else
 /// UNKNOWN. As Grafana Loki's `detected_level`, the earliest match wins;
 /// single letters and short forms are left out, since prose is full of them.
@@ -113,17 +113,24 @@ pub fn scan_level(line: &str) -> Level {
 /// length, not only the table's words of three to eight letters).
 pub fn scan_level_by(line: &str, own: impl Fn(&[u8]) -> Option<Level>) -> Level {
     let bytes = &line.as_bytes()[..line.len().min(SCAN_BYTES)];
+    // A word is a run of letters, digits and `_ - . /` (so that the `error`
+    // of `libgpg-error0` or `error.c` is no level word), without the `.`
+    // or `-` that ends a sentence or a dash.
+    let in_word = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/');
     let mut at = 0;
     while at < bytes.len() {
-        if !bytes[at].is_ascii_alphabetic() {
+        if !in_word(&bytes[at]) {
             at += 1;
             continue;
         }
-        let end = at + bytes[at..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        let end = at + bytes[at..].iter().take_while(|b| in_word(b)).count();
         // A word ends at the end of the scanned part only if the line does.
         let whole = end < bytes.len() || end == line.len();
-        let word = &bytes[at..end];
-        if whole && let Some(level) = own(word) {
+        let mut word = &bytes[at..end];
+        while let [rest @ .., b'.' | b'-'] = word {
+            word = rest;
+        }
+        if whole && !word.is_empty() && let Some(level) = own(word) {
             return level;
         }
         if whole && (3..=8).contains(&word.len()) {
@@ -210,7 +217,7 @@ mod tests {
 
     #[test]
     fn free_text_takes_the_earliest_whole_level_word() {
-        let cases: [(&str, Level); 9] = [
+        let cases: [(&str, Level); 13] = [
             ("2025-01-01 12:00:00 [main] ERROR db: timeout; retry info", Level::Error),
             ("kernel: usb 1-1: Warning: device descriptor read", Level::Warn),
             (
@@ -223,6 +230,10 @@ mod tests {
             ("[notice] caught SIGTERM, shutting down", Level::Info),
             ("E/ActivityManager( 1234): a letter alone is no level", Level::Unknown),
             ("info", Level::Info),
+            ("status installed install-info:amd64 7.0.3-1", Level::Unknown),
+            ("unpack libgpg-error0:amd64 1.46-1 <none>", Level::Unknown),
+            ("compiling error.c failed with an error.", Level::Error),
+            ("level=warn msg=x", Level::Warn),
         ];
         for (line, level) in cases {
             assert_eq!(scan_level(line), level, "{line:?}");

@@ -14,6 +14,7 @@ pub use syslog::{syslog_3164, syslog_5424};
 pub use text::leading_time;
 pub use web::{access, apache_error, level_of_status, nginx_error};
 
+use crate::time::{TimeRules, parse_timestamp_with};
 use crate::{Level, is_blank};
 
 /// What a format found in a line.
@@ -169,13 +170,23 @@ pub fn names() -> String {
 pub const SNIFF_LINES: usize = 100;
 
 /// The format that reads the most of `lines` (the first non-blank ones, up
-/// to [`SNIFF_LINES`]); on a tie the earlier in [`FORMATS`]; [`TEXT`] when
-/// none reads any.
+/// to [`SNIFF_LINES`]), times included; on a tie the earlier in
+/// [`FORMATS`]; [`TEXT`] when none reads any.
 pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> &'static Format {
+    // A line is read by a format if its time reads too (any year will do
+    // for one written without: it is a check).
+    let rules = TimeRules {
+        // 2001-01-01T00:00:00Z.
+        reference_ms: Some(978_307_200_000),
+        ..TimeRules::default()
+    };
+    let reads = |format: &Format, line: &str| {
+        (format.read)(line).is_some_and(|fields| fields.time.is_none_or(|time| parse_timestamp_with(time, &rules).is_ok()))
+    };
     let mut read = [0usize; FORMATS.len()];
     for line in lines.into_iter().filter(|line| !is_blank(line)).take(SNIFF_LINES) {
         for (count, format) in read.iter_mut().zip(FORMATS) {
-            *count += usize::from((format.read)(line).is_some());
+            *count += usize::from(reads(format, line));
         }
     }
     // The first of the largest counts: `max_by_key` would take the last.

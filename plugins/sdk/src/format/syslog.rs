@@ -97,9 +97,9 @@ fn is_tag(word: &str) -> bool {
 fn syslog_time(text: &str) -> Option<(&str, &str)> {
     let bytes = text.as_bytes();
     if bytes.first()?.is_ascii_digit() {
-        let end = text.find(' ')?;
-        // A date alone is no syslog time.
-        return text[..end].contains(':').then(|| text.split_at(end));
+        // RFC 3339: `2025-01-01T12:00:00...`, up to the space.
+        let dated = bytes.len() > 19 && bytes[4] == b'-' && bytes[7] == b'-' && matches!(bytes[10], b'T' | b't');
+        return dated.then(|| text.split_at(text.find(' ').unwrap_or(text.len())));
     }
     // `Mmm dd hh:mm:ss`: 15 bytes, then an optional fraction.
     if bytes.len() < 15 || bytes[3] != b' ' || bytes[9] != b':' || bytes[12] != b':' {
