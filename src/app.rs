@@ -226,16 +226,29 @@ fn http_sources(parsers: &Parsers, settings: &Settings) -> anyhow::Result<HashMa
     Ok(sources)
 }
 
+/// What `process` counted: the store of the counts (for
+/// [`stats::read_stats`] or [`stats::read_detailed`]) and each file's
+/// reading.
+pub struct Processed {
+    pub store: Arc<MemoryStore>,
+    pub files: Vec<ProcessedFile>,
+}
+
+/// One file `process` read.
+pub struct ProcessedFile {
+    pub path: PathBuf,
+    /// Its source id: its checkpoint (with its counts) is stored under it.
+    pub source: String,
+    pub parser: ParserHandle,
+    /// Its format (as chosen) and names.
+    pub context: crate::pipeline::SourceContext,
+}
+
 /// Runs the pipeline once over `files` (each read to its end, a last line
-/// without newline included) and returns the store of the counts, for
-/// [`stats::read_stats`] or [`stats::read_detailed`]. `parser` forces one
-/// parser for every file; without it the routes choose, and `auto` reads
-/// files that no route matches.
-pub async fn process(
-    settings: &Settings,
-    files: Vec<PathBuf>,
-    parser: Option<&str>,
-) -> anyhow::Result<Arc<MemoryStore>> {
+/// without newline included). `parser` forces one parser for every file;
+/// without it the routes choose, and `auto` reads files that no route
+/// matches.
+pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&str>) -> anyhow::Result<Processed> {
     for file in &files {
         let metadata = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
         anyhow::ensure!(metadata.is_file(), "cannot read {}: not a regular file", file.display());
@@ -257,6 +270,7 @@ pub async fn process(
     let limits = read_limits(settings);
     let reading = tokio::task::spawn_blocking(move || {
         let never = CancellationToken::new();
+        let mut read = Vec::new();
         for (index, path) in files.into_iter().enumerate() {
             let name = path
                 .file_name()
@@ -269,21 +283,29 @@ pub async fn process(
             let mut reader = FileReader::new(
                 path.clone(),
                 FileKey::of(&metadata),
-                source.into(),
-                parser,
+                source.as_str().into(),
+                parser.clone(),
                 Default::default(),
             );
             reader
                 .read_available(&batches, limits, LastLine::Complete, &never)
                 .with_context(|| format!("cannot read {}", path.display()))?;
+            read.push(ProcessedFile {
+                path,
+                source,
+                parser,
+                context: reader.context,
+            });
         }
-        anyhow::Ok(())
+        anyhow::Ok(read)
     });
     let read_result = reading.await?;
     if read_result.is_err() {
         warn!("Reading stopped early.");
     }
     pipeline.finish().await?;
-    read_result?;
-    Ok(store)
+    Ok(Processed {
+        store,
+        files: read_result?,
+    })
 }

@@ -176,6 +176,9 @@ pub struct ProcessArgs {
     /// With --format json: each service also has its `components` and every minute (`per_minute`).
     #[arg(long)]
     pub detailed: bool,
+    /// Also print, to stderr, the format chosen for each file, its counts, and its first invalid lines with the reasons.
+    #[arg(long)]
+    pub explain: bool,
     /// Files to count.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,

@@ -24,6 +24,7 @@ pub mod app;
 pub mod atomic_file;
 pub mod cli;
 pub mod config;
+pub mod explain;
 pub mod generator;
 pub mod ingest;
 pub mod model;

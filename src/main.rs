@@ -109,7 +109,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 !args.detailed || args.format == Format::Json,
                 "--detailed needs --format json (the table shows services only)"
             );
-            let store = app::process(&settings, args.files, args.parser.as_deref()).await?;
+            let processed = app::process(&settings, args.files, args.parser.as_deref()).await?;
+            if args.explain {
+                let report = logproc::explain::explain(&processed, &settings)?;
+                std::io::stderr().write_all(report.as_bytes())?;
+            }
+            let store = processed.store;
             let output = match args.format {
                 Format::Json if args.detailed => {
                     serde_json::to_string_pretty(&logproc::stats::read_detailed(store.as_ref())?)? + "\n"

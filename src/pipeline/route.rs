@@ -343,6 +343,11 @@ fn check_settings(plugin: &CompiledPlugin, settings: &[(String, String)]) -> Res
 }
 
 impl Choice {
+    /// The plugin it names, or `auto`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The names every line of this choice counts under.
     pub fn fixed(&self) -> &FixedNames {
         &self.fixed
@@ -552,5 +557,40 @@ impl Router {
                 .map(|(_, parser)| parser)
         };
         by_name(file_name).or_else(|| by_name(file_name.strip_suffix(".gz")?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FileGlob, file_stem};
+
+    #[test]
+    fn a_files_stem_drops_extensions_rotation_and_dates() {
+        let cases = [
+            ("app.log", "app"),
+            ("app.log.1", "app"),
+            ("app.log.2.gz", "app"),
+            ("syslog", "syslog"),
+            ("syslog.1", "syslog"),
+            ("messages-20250101", "messages"),
+            ("app-2025-01-01.log", "app"),
+            ("my.service.log", "my.service"),
+            ("abc123-json.log", "abc123-json"),
+            ("error_log", "error_log"),
+            ("v2-1.log", "v2-1"),
+            (".hidden.log", ".hidden"),
+        ];
+        for (name, stem) in cases {
+            assert_eq!(file_stem(name), stem, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_glob_with_a_bang_matches_the_names_the_rest_does_not() {
+        let no_extension = FileGlob::new("!*.*").unwrap();
+        assert!(no_extension.is_match("syslog"));
+        assert!(!no_extension.is_match("app.log"));
+        assert!(FileGlob::new("*.log").unwrap().is_match("app.log"));
+        assert!(FileGlob::new("![").is_err());
     }
 }

@@ -301,3 +301,50 @@ fn name_or_unknown(name: Option<&str>) -> std::borrow::Cow<'_, str> {
         Some(name) => name.into(),
     }
 }
+
+/// The invalid lines among `lines` (their indexes, and the plugin's
+/// reasons), as `parser` reads them from a source with `context`, on fresh
+/// instances: for `logproc process --explain`.
+pub fn invalid_lines(parser: &Parser, context: &SourceContext, lines: &[&str]) -> Vec<(usize, String)> {
+    let mut invalid = Vec::new();
+    let mut run = |spec: &ParserSpec, format: Option<&Arc<str>>, indexes: Vec<usize>| {
+        if indexes.is_empty() {
+            return;
+        }
+        let text = indexes.iter().map(|&at| lines[at]).collect::<Vec<_>>().join("\n");
+        let context = BatchContext {
+            format: format.map(|format| format.to_string()),
+            reference_ms: context.reference_ms,
+        };
+        let parsed = spec
+            .plugin
+            .instantiate(&spec.settings)
+            .and_then(|mut instance| instance.parse_batch(&text, &context))
+            .map_err(|error| error.to_string())
+            .and_then(|parsed| parsed.check(indexes.len()).map(|()| parsed));
+        match parsed {
+            Ok(parsed) => {
+                for (outcome, at) in parsed.outcomes.into_iter().zip(indexes) {
+                    if let Outcome::Invalid(reason) = outcome {
+                        invalid.push((at, reason));
+                    }
+                }
+            }
+            Err(error) => invalid.push((indexes[0], format!("the plugin failed on the batch from here: {error}"))),
+        }
+    };
+    match parser {
+        Parser::Single(spec) => run(spec, context.format.as_ref(), (0..lines.len()).collect()),
+        Parser::Auto { json, text } => {
+            let is_json = |at: &usize| lines[*at].trim_start().starts_with('{');
+            run(json, None, (0..lines.len()).filter(is_json).collect());
+            run(
+                text,
+                context.format.as_ref(),
+                (0..lines.len()).filter(|at| !is_json(at)).collect(),
+            );
+        }
+    }
+    invalid.sort_by_key(|(at, _)| *at);
+    invalid
+}

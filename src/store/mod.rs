@@ -322,3 +322,41 @@ pub fn file_checkpoints(store: &dyn Store) -> Result<Vec<(FileKey, Checkpoint)>,
 fn encode_checkpoint(checkpoint: &Checkpoint) -> Vec<u8> {
     postcard::to_stdvec(checkpoint).expect("a checkpoint always encodes")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_of_the_version_before_formats_still_decode() {
+        #[derive(Serialize)]
+        struct Before {
+            offset: u64,
+            head: Fingerprint,
+            path: String,
+            first_path: String,
+        }
+        let head = Fingerprint { len: 10, hash: 42 };
+        let old = postcard::to_stdvec(&Before {
+            offset: 7,
+            head,
+            path: "a.log".into(),
+            first_path: "b.log".into(),
+        })
+        .unwrap();
+        let decoded = decode_checkpoint(&old).unwrap();
+        assert_eq!((decoded.offset, decoded.head, decoded.format), (7, head, None));
+        assert_eq!(decoded.counts, FileCounts::default());
+        let current = Checkpoint {
+            format: Some("syslog".into()),
+            counts: FileCounts {
+                parsed: 3,
+                invalid: 1,
+                untimed: 2,
+            },
+            ..decoded
+        };
+        assert_eq!(decode_checkpoint(&encode_checkpoint(&current)), Some(current));
+        assert_eq!(decode_checkpoint(b"\xff"), None);
+    }
+}

@@ -61,14 +61,24 @@ fn samples() -> Vec<(&'static str, Vec<Expected>)> {
                     "UNKNOWN",
                     t((2025, 6, 14), (15, 16, 2)),
                 ),
-                ("Jun 15 02:04:59 combo kernel: warning: many lost ticks.", "kernel", "WARN", t((2025, 6, 15), (2, 4, 59))),
+                (
+                    "Jun 15 02:04:59 combo kernel: warning: many lost ticks.",
+                    "kernel",
+                    "WARN",
+                    t((2025, 6, 15), (2, 4, 59)),
+                ),
                 (
                     "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
                     "su",
                     "FATAL",
                     t((2024, 10, 11), (22, 14, 15)),
                 ),
-                ("Dec 31 23:59:58 combo cron[42]: error: job failed", "cron", "ERROR", t((2024, 12, 31), (23, 59, 58))),
+                (
+                    "Dec 31 23:59:58 combo cron[42]: error: job failed",
+                    "cron",
+                    "ERROR",
+                    t((2024, 12, 31), (23, 59, 58)),
+                ),
             ],
         ),
         (
@@ -217,8 +227,18 @@ fn samples() -> Vec<(&'static str, Vec<Expected>)> {
                     "ERROR",
                     tm((2015, 10, 18), (18, 1, 50), 353),
                 ),
-                ("java.net.ConnectException: Connection refused", "hadoop", "UNKNOWN", None),
-                ("\tat sun.nio.ch.SocketChannelImpl.checkConnect(Native Method)", "hadoop", "UNKNOWN", None),
+                (
+                    "java.net.ConnectException: Connection refused",
+                    "hadoop",
+                    "UNKNOWN",
+                    None,
+                ),
+                (
+                    "\tat sun.nio.ch.SocketChannelImpl.checkConnect(Native Method)",
+                    "hadoop",
+                    "UNKNOWN",
+                    None,
+                ),
                 (
                     "2015-10-18 18:01:51,001 FATAL [main] org.apache.hadoop.mapreduce.v2.app.MRAppMaster: Error starting MRAppMaster",
                     "hadoop",
@@ -620,7 +640,12 @@ impl Tally {
         let levels = self.levels.entry(service.to_string()).or_default();
         *levels.entry(level.to_string()).or_default() += 1;
         match time {
-            Some(ms) => *self.minutes.entry((service.to_string(), ms.div_euclid(60_000) * 60_000)).or_default() += 1,
+            Some(ms) => {
+                *self
+                    .minutes
+                    .entry((service.to_string(), ms.div_euclid(60_000) * 60_000))
+                    .or_default() += 1
+            }
             None => *self.untimed.entry(service.to_string()).or_default() += 1,
         }
     }
@@ -671,7 +696,10 @@ fn real_formats_count_exactly_with_no_configuration() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!((stats["lines"].as_u64(), stats["invalid"].as_u64()), (Some(total), Some(0)));
+    assert_eq!(
+        (stats["lines"].as_u64(), stats["invalid"].as_u64()),
+        (Some(total), Some(0))
+    );
     let found = Tally::of(&stats, &expected);
     for (service, levels) in &expected.levels {
         assert_eq!(found.levels.get(service), Some(levels), "levels of {service}");
@@ -705,7 +733,11 @@ fn the_service_reports_each_files_format_and_keeps_it_across_a_restart() {
         let source = format_of(&app, path);
         let untimed = lines.iter().filter(|(.., time)| time.is_none()).count();
         assert_eq!(
-            (source["parsed"].as_u64(), source["invalid"].as_u64(), source["untimed"].as_u64()),
+            (
+                source["parsed"].as_u64(),
+                source["invalid"].as_u64(),
+                source["untimed"].as_u64()
+            ),
             (Some(lines.len() as u64), Some(0), Some(untimed as u64)),
             "{source}"
         );
@@ -714,9 +746,17 @@ fn the_service_reports_each_files_format_and_keeps_it_across_a_restart() {
         let path = dirs.watched(name);
         format_of(&app, &path)["format"].clone()
     };
-    let formats: Vec<_> = ["auth.log", "rfc5424.log", "access.log", "error_log", "hadoop.log", "android.log", "healthapp.txt"]
-        .map(format)
-        .to_vec();
+    let formats: Vec<_> = [
+        "auth.log",
+        "rfc5424.log",
+        "access.log",
+        "error_log",
+        "hadoop.log",
+        "android.log",
+        "healthapp.txt",
+    ]
+    .map(format)
+    .to_vec();
     // Free text is no format: none is shown.
     let expected: Vec<Value> = ["syslog", "syslog-5424", "access", "apache-error", "java", "logcat"]
         .map(Value::from)
@@ -741,4 +781,186 @@ fn the_service_reports_each_files_format_and_keeps_it_across_a_restart() {
     // Free text: the level is found, the service is the file's.
     let (_, auth_stats) = app.get("/stats/auth");
     assert_eq!(auth_stats["levels"]["ERROR"], 600, "{auth_stats}");
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (any run of spaces between) at the start of `text`.
+fn date_time(text: &str) -> Option<i64> {
+    let (date, time) = text.split_once(' ')?;
+    let time = time.trim_start().get(..8)?;
+    let number = |text: &str| text.parse::<i64>().ok();
+    let mut date = date.split('-').map(number);
+    let mut time = time.split(':').map(number);
+    let mut next = |parts: &mut dyn Iterator<Item = Option<i64>>| parts.next().flatten();
+    let (year, month, day) = (next(&mut date)?, next(&mut date)?, next(&mut date)?);
+    let (hour, minute, second) = (next(&mut time)?, next(&mut time)?, next(&mut time)?);
+    Some(utc((year, month, day), (hour, minute, second), 0))
+}
+
+#[test]
+fn the_machines_own_logs_count_every_line_at_its_time() {
+    // dpkg's, update-alternatives' and apt's logs, as they are here.
+    type TimeOf = fn(&str) -> Option<i64>;
+    let logs: [(&str, &str, TimeOf); 3] = [
+        ("/var/log/dpkg.log", "dpkg", |line| date_time(line)),
+        ("/var/log/alternatives.log", "alternatives", |line| {
+            date_time(line.strip_prefix("update-alternatives ")?)
+        }),
+        ("/var/log/apt/history.log", "history", |line| {
+            let (_, date) = line.split_once("-Date: ")?;
+            date_time(date)
+        }),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = Tally::default();
+    let mut paths = Vec::new();
+    let mut total = 0;
+    for (log, service, time_of) in logs {
+        let Ok(text) = std::fs::read_to_string(log) else {
+            eprintln!("{log} is not on this machine");
+            continue;
+        };
+        let path = dir.path().join(Path::new(log).file_name().unwrap());
+        std::fs::write(&path, &text).unwrap();
+        for line in text.lines().filter(|line| !line.trim().is_empty()) {
+            total += 1;
+            match time_of(line) {
+                Some(ms) => {
+                    *expected
+                        .minutes
+                        .entry((service.to_owned(), ms.div_euclid(60_000) * 60_000))
+                        .or_default() += 1
+                }
+                None => *expected.untimed.entry(service.to_owned()).or_default() += 1,
+            }
+        }
+        paths.push(path);
+    }
+    assert!(!paths.is_empty(), "no dpkg, alternatives or apt log on this machine");
+    let output = logproc()
+        .args(["process", "--format", "json", "--detailed"])
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (stats["lines"].as_u64(), stats["invalid"].as_u64()),
+        (Some(total), Some(0))
+    );
+    let mut found = Tally::of(&stats, &expected);
+    // These lines carry no level: the figures compared are lines and times.
+    found.levels.clear();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn timestamp_format_timezone_levels_and_services_come_from_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        r#"routes:
+  - glob: "*.applog"
+    parser: regex
+    settings:
+      pattern: '^(?P<timestamp>\S+ \S+) \| (?P<level>\w+) \| (?P<component>\w+) \|'
+    timestamp_format: "%d.%m.%Y %H:%M:%S"
+    timezone: "+02:00"
+    levels: {NOTICE: warn, SEVERE: fatal}
+    service_from_path: '^(?P<service>[a-z]+)-\d+\.applog$'
+  - glob: "*.access"
+    parser: auto
+    format: access
+    levels: {"404": info, 5xx: fatal}
+    service: web
+"#,
+    )
+    .unwrap();
+    let app_log = dir.path().join("billing-01.applog");
+    std::fs::write(
+        &app_log,
+        "13.06.2025 14:00:01 | NOTICE | api | paid\n\
+         13.06.2025 14:01:02 | SEVERE | db | lost\n\
+         13.06.2025 14:01:03 | INFO | db | fine\n\
+         2025-06-13 12:00:00 | INFO | db | wrong time spelling for this route\n",
+    )
+    .unwrap();
+    let access = dir.path().join("edge.access");
+    std::fs::write(
+        &access,
+        "203.0.113.7 - - [02/Jan/2025:03:04:05 +0000] \"GET /a HTTP/1.1\" 404 1 \"-\" \"x\"\n\
+         203.0.113.7 - - [02/Jan/2025:03:04:06 +0000] \"GET /b HTTP/1.1\" 502 1 \"-\" \"x\"\n\
+         203.0.113.7 - - [02/Jan/2025:03:04:07 +0000] \"GET /c HTTP/1.1\" 403 1 \"-\" \"x\"\n\
+         not an access log line\n",
+    )
+    .unwrap();
+    let output = logproc()
+        .args(["process", "--format", "json", "--detailed", "--config"])
+        .arg(&config)
+        .args([&app_log, &access])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // A line not in the route's own spelling, or format, is invalid.
+    assert_eq!((stats["lines"].as_u64(), stats["invalid"].as_u64()), (Some(8), Some(2)));
+    let billing = &stats["services"]["billing"];
+    assert_eq!(
+        ["WARN", "FATAL", "INFO"].map(|level| billing["levels"][level].as_u64()),
+        [Some(1), Some(1), Some(1)]
+    );
+    let minutes: Vec<_> = billing["per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|minute| (minute["start_ms"].as_i64().unwrap(), minute["lines"].as_u64().unwrap()))
+        .collect();
+    // 14:00 and 14:01 at +02:00 are 12:00 and 12:01 UTC.
+    assert_eq!(
+        minutes,
+        [
+            (utc((2025, 6, 13), (12, 0, 0), 0), 1),
+            (utc((2025, 6, 13), (12, 1, 0), 0), 2)
+        ]
+    );
+    let web = &stats["services"]["web"];
+    assert_eq!(
+        ["INFO", "FATAL", "WARN"].map(|level| web["levels"][level].as_u64()),
+        [Some(1), Some(1), Some(1)]
+    );
+}
+
+#[test]
+fn process_explain_names_each_files_format_and_its_first_invalid_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let syslog = dir.path().join("auth.log");
+    std::fs::write(
+        &syslog,
+        "Jun 14 15:16:01 combo sshd[1]: ok\n{\"bad json\nfree text, no time\n",
+    )
+    .unwrap();
+    let json = dir.path().join("app.jsonl");
+    std::fs::write(&json, "{\"level\":\"INFO\"}\nnot json\n").unwrap();
+    let output = logproc()
+        .args(["process", "--format", "json", "--explain"])
+        .args([&syslog, &json])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((stats["lines"].as_u64(), stats["invalid"].as_u64()), (Some(5), Some(2)));
+    let report = String::from_utf8(output.stderr).unwrap();
+    let expected = [
+        format!(
+            "{}: parser auto, format syslog; 2 parsed, 1 invalid, 1 without a readable time",
+            syslog.display()
+        ),
+        "  line 2: invalid JSON: line ends inside a string at column 11".to_owned(),
+        "    {\"bad json".to_owned(),
+        format!("{}: parser json, ", json.display()),
+        "  line 2: not a JSON object".to_owned(),
+    ];
+    for part in expected {
+        assert!(report.contains(&part), "`{part}` in:\n{report}");
+    }
 }

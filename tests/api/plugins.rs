@@ -220,3 +220,33 @@ fn a_plugin_dropped_in_the_plugin_dir_parses_the_files_routed_to_it() {
     assert_eq!(logfmt["sha256"], expected.split_whitespace().next().unwrap());
     assert_eq!(plugins[0]["source"], "built-in");
 }
+
+#[test]
+fn a_plugin_built_for_contract_0_2_still_parses() {
+    let dirs = Dirs::new();
+    build_component(
+        "tests/fixtures/contract-0.2",
+        "contract_0_2",
+        &[],
+        &dirs.plugin_dir().join("old.wasm"),
+    );
+    let config = dirs.root.path().join("config.yaml");
+    std::fs::write(&config, "routes:\n  - {glob: \"*.old\", parser: old}\n").unwrap();
+    let file = dirs.watched("a.old");
+    std::fs::write(&file, "INFO billing\nERROR billing\nnonsense\n").unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    let stats = app.wait_until_read(&file);
+    assert_eq!(
+        (stats["parsed"].as_u64(), stats["invalid"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(stats["services"]["billing"]["levels"]["ERROR"], 1);
+    let (_, plugins) = app.get("/plugins");
+    let old = plugins["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "old")
+        .cloned();
+    assert_eq!(old.map(|p| p["version"].clone()), Some("0.2.0".into()));
+}
