@@ -718,15 +718,14 @@ fn the_service_reports_each_files_format_and_keeps_it_across_a_restart() {
     }
     let app = App::spawn(&dirs, &[]);
     let format_of = |app: &App, path: &Path| {
-        let source = wait_for(&format!("{} in /sources", path.display()), || {
+        wait_for(&format!("{} in /sources", path.display()), || {
             let (_, sources) = app.get("/sources");
             sources
                 .as_array()?
                 .iter()
                 .find(|source| source["source"] == path.to_str().unwrap())
                 .cloned()
-        });
-        source
+        })
     };
     for (path, lines) in &paths {
         app.wait_until_read(path);
@@ -790,7 +789,7 @@ fn date_time(text: &str) -> Option<i64> {
     let number = |text: &str| text.parse::<i64>().ok();
     let mut date = date.split('-').map(number);
     let mut time = time.split(':').map(number);
-    let mut next = |parts: &mut dyn Iterator<Item = Option<i64>>| parts.next().flatten();
+    let next = |parts: &mut dyn Iterator<Item = Option<i64>>| parts.next().flatten();
     let (year, month, day) = (next(&mut date)?, next(&mut date)?, next(&mut date)?);
     let (hour, minute, second) = (next(&mut time)?, next(&mut time)?, next(&mut time)?);
     Some(utc((year, month, day), (hour, minute, second), 0))
