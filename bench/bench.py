@@ -30,6 +30,8 @@ JSON_INPUT = os.path.join(WORK, "bench.jsonl")
 # the benchmark and the service CPU that the 2 cores here do not have spare).
 POLL_SECONDS = float(os.environ.get("BENCH_POLL_SECONDS", "0.02"))
 TEXT_INPUT = os.path.join(WORK, "bench.log")
+# Formats detected per file (no --parser: the routes' `auto`).
+DETECTED_INPUTS = [os.path.join(WORK, "bench-syslog.log"), os.path.join(WORK, "bench-log4j.log")]
 
 DUCKDB_JSON = """
 import duckdb, json, sys
@@ -228,6 +230,16 @@ def main():
         for row in rows[2:]:
             row["logproc_ratio"] = ours / row["lines_per_s"]
         rows[1]["of_process"] = rows[1]["lines_per_s"] / ours
+        table.extend(rows)
+        print_rows(rows)
+    for input_path in DETECTED_INPUTS:
+        _, _, out = timed(logproc + [input_path])
+        expected = logproc_counts(json.loads(out))
+        check_truth(input_path, expected)
+        rows = [measure("logproc process (format detected)", input_path, logproc + [input_path],
+                        lambda out: logproc_counts(json.loads(out)), expected),
+                measure_serve(input_path, expected)]
+        rows[1]["of_process"] = rows[1]["lines_per_s"] / rows[0]["lines_per_s"]
         table.extend(rows)
         print_rows(rows)
     with open(os.path.join(WORK, "results.json"), "w") as f:

@@ -2,7 +2,7 @@
 # Throughput benchmark: logproc against DuckDB, mawk (or awk) and jq on the
 # same generated inputs; see BENCHMARKS.md. Not part of `cargo test`.
 #
-#   bench/run.sh                      # 1M JSON lines, 1M text lines, 3 runs each
+#   bench/run.sh                      # 1M lines each: JSON, text, syslog, log4j; 3 runs each
 #   BENCH_LINES=10000000 bench/run.sh # larger inputs
 #   BENCH_RUNS=5 bench/run.sh         # more runs (the median is reported)
 #
@@ -29,8 +29,12 @@ if ! "$WORK/venv/bin/python" -c "import duckdb" 2>/dev/null; then
 fi
 
 # Same seed, same file: regenerated only when the line count changes.
-for format in json text; do
-    case $format in json) file="$WORK/bench.jsonl" ;; text) file="$WORK/bench.log" ;; esac
+for format in json text syslog log4j; do
+    case $format in
+        json) file="$WORK/bench.jsonl" ;;
+        text) file="$WORK/bench.log" ;;
+        *) file="$WORK/bench-$format.log" ;;
+    esac
     if [ ! -f "$file.truth.json" ] || [ "$(jq .lines "$file.truth.json")" != "$LINES" ]; then
         echo "== generating $LINES $format lines" >&2
         "$LOGPROC" gen --lines "$LINES" --format "$format" --seed 42 --out "$file" >&2

@@ -15,8 +15,13 @@ use super::{Generator, LevelChoice, Profile};
 pub enum LineFormat {
     /// One JSON object per line (the json plugin's format).
     Json,
-    /// The regex plugin's default format.
+    /// logproc's own text format.
     Text,
+    /// Syslog, RFC 3164 with a PRI (`<14>Jan  1 12:00:00 host svc(component)[pid]: ...`).
+    Syslog,
+    /// log4j's `yyyy-MM-dd HH:mm:ss,SSS LEVEL [thread] component: message`
+    /// (the service is the file's name).
+    Log4j,
 }
 
 /// What to write.
@@ -126,7 +131,7 @@ pub fn write_logs(options: &GenOptions) -> std::io::Result<Truth> {
                     truth.lines += 1;
                     truth.invalid += 1;
                 }
-                LineFormat::Text => {
+                LineFormat::Text | LineFormat::Syslog | LineFormat::Log4j => {
                     let (text, level) = *generator.rng().pick(&FREE_TEXT);
                     line.push_str(text);
                     truth.count(&unnamed, "unknown", level);
@@ -137,8 +142,14 @@ pub fn write_logs(options: &GenOptions) -> std::io::Result<Truth> {
             match options.format {
                 LineFormat::Json => entry.write_json(&mut line),
                 LineFormat::Text => entry.write_text(&mut line),
+                LineFormat::Syslog => entry.write_syslog(&mut line),
+                LineFormat::Log4j => entry.write_log4j(&mut line),
             }
-            let (service, component, level) = (entry.service.to_owned(), entry.component, entry.level);
+            let service = match options.format {
+                LineFormat::Log4j => unnamed.clone(),
+                _ => entry.service.to_owned(),
+            };
+            let (component, level) = (entry.component, entry.level);
             truth.count(&service, component, level.name());
         }
         line.push('\n');

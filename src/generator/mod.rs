@@ -104,6 +104,54 @@ impl LogEntry<'_> {
     }
 }
 
+impl LogEntry<'_> {
+    /// One syslog line as RFC 3164 and rsyslog write it: `<PRI>Mmm dd
+    /// HH:MM:SS host service(component)[pid]: message`. The PRI (facility
+    /// user) carries the level; the date has no year.
+    pub fn write_syslog(&self, out: &mut String) {
+        let severity = match self.level {
+            GenLevel::Info => 6,
+            GenLevel::Warn => 4,
+            GenLevel::Error => 3,
+        };
+        let stamp = crate::time::rfc3339_millis(self.timestamp);
+        // `2025-01-01T12:00:00.000Z`: month, day and time.
+        let month: usize = stamp[5..7].parse().unwrap_or(1);
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        let day: u32 = stamp[8..10].parse().unwrap_or(1);
+        let _ = write!(
+            out,
+            "<{}>{} {day:>2} {} web-01 {}({})[{}]: {} trace={}",
+            8 + severity,
+            MONTHS[month - 1],
+            &stamp[11..19],
+            self.service,
+            self.component,
+            1000 + self.trace_id.len(),
+            self.message,
+            self.trace_id
+        );
+    }
+
+    /// One line in log4j's `%d{yyyy-MM-dd HH:mm:ss,SSS} %-5p [%t] %c: %m`
+    /// layout: the logger is the component; the service is the file's.
+    pub fn write_log4j(&self, out: &mut String) {
+        let stamp = crate::time::rfc3339_millis(self.timestamp);
+        let _ = write!(
+            out,
+            "{} {},{} {:<5} [worker-{}] {}: {} trace={}",
+            &stamp[..10],
+            &stamp[11..19],
+            &stamp[20..23],
+            self.level.name(),
+            self.trace_id.len() % 8,
+            self.component,
+            self.message,
+            self.trace_id
+        );
+    }
+}
+
 fn write_json_string(out: &mut String, text: &str) {
     // serde_json escapes exactly as JSON requires (names come from users).
     out.push_str(&serde_json::to_string(text).expect("a string always serializes"));

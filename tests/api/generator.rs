@@ -402,3 +402,56 @@ fn process_detailed_has_components_and_every_minute() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--detailed needs --format json"));
 }
+
+#[test]
+fn gen_writes_syslog_and_log4j_that_process_counts_as_its_truth_says() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["syslog", "log4j"] {
+        let out = dir.path().join(format!("app-{format}.log"));
+        let args = ["gen", "--lines", "5000", "--format", format, "--invalid-ratio", "0.02", "--out"];
+        assert!(logproc().args(args).arg(&out).status().unwrap().success());
+        // Counted from the file, by the formats' own rules.
+        let mut counted = BTreeMap::<(String, String, String), u64>::new();
+        for line in std::fs::read_to_string(&out).unwrap().lines() {
+            let key = match format {
+                "syslog" => line.strip_prefix('<').and_then(|rest| {
+                    let (pri, rest) = rest.split_once('>')?;
+                    let level = match pri.parse::<u32>().ok()? % 8 {
+                        6 => "INFO",
+                        4 => "WARN",
+                        _ => "ERROR",
+                    };
+                    let tag = rest.split(' ').filter(|word| !word.is_empty()).nth(4)?;
+                    let (service, rest) = tag.split_once('(')?;
+                    let (component, _) = rest.split_once(')')?;
+                    Some((service.to_owned(), component.to_owned(), level.to_owned()))
+                }),
+                _ => {
+                    let words: Vec<&str> = line.split(' ').filter(|word| !word.is_empty()).collect();
+                    let component = words.get(4).and_then(|word| word.strip_suffix(':'));
+                    let dated = line.starts_with("2025-");
+                    component.filter(|_| dated).map(|component| {
+                        (format!("app-{format}"), component.to_owned(), words[2].to_owned())
+                    })
+                }
+            };
+            let key = key.unwrap_or_else(|| free_text_fields(line, &format!("app-{format}")));
+            *counted.entry(key).or_default() += 1;
+        }
+        let truth: Value = serde_json::from_slice(&std::fs::read(format!("{}.truth.json", out.display())).unwrap()).unwrap();
+        for ((service, component, level), count) in &counted {
+            assert_eq!(
+                truth["services"][service]["components"][component]["levels"][level], *count,
+                "{format}: {service}/{component}/{level}"
+            );
+        }
+        assert_eq!(truth["lines"], counted.values().sum::<u64>());
+        let output = logproc().args(["process", "--format", "json"]).arg(&out).output().unwrap();
+        let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut expected = truth.clone();
+        for service in expected["services"].as_object_mut().unwrap().values_mut() {
+            service.as_object_mut().unwrap().remove("components");
+        }
+        assert_eq!(stats, expected, "{format}");
+    }
+}
