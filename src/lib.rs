@@ -33,3 +33,4 @@ pub mod plugin;
 pub mod stats;
 pub mod store;
 pub mod time;
+pub mod timezone;

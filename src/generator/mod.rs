@@ -117,7 +117,9 @@ impl LogEntry<'_> {
         let stamp = crate::time::rfc3339_millis(self.timestamp);
         // `2025-01-01T12:00:00.000Z`: month, day and time.
         let month: usize = stamp[5..7].parse().unwrap_or(1);
-        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
         let day: u32 = stamp[8..10].parse().unwrap_or(1);
         let _ = write!(
             out,

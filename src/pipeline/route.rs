@@ -13,6 +13,7 @@ use tracing::warn;
 use crate::config::RouteSettings;
 use crate::plugin::catalog::Catalog;
 use crate::plugin::{CompiledPlugin, PluginError, PluginInstance};
+use crate::timezone;
 
 pub use crate::plugin::catalog::Plugins;
 
@@ -141,19 +142,25 @@ impl ParserOptions {
         }
     }
 
-    /// The settings every parser shares, as plugins take them.
-    fn shared_settings(&self) -> Vec<(String, String)> {
+    /// The settings every parser shares, as plugins take them; a zone
+    /// name (`Europe/Paris`) goes with its offset changes, from the
+    /// system's zone database.
+    fn shared_settings(&self) -> anyhow::Result<Vec<(String, String)>> {
         let mut shared = Vec::new();
         if let Some(format) = &self.timestamp_format {
             shared.push(("timestamp_format".to_owned(), format.clone()));
         }
         if let Some(zone) = &self.timezone {
             shared.push(("timezone".to_owned(), zone.clone()));
+            if !timezone::is_offset(zone) {
+                let transitions = timezone::transitions(zone).map_err(anyhow::Error::msg)?;
+                shared.push((timezone::TRANSITIONS_SETTING.to_owned(), transitions));
+            }
         }
         for (name, level) in &self.levels {
             shared.push((format!("level.{name}"), level.clone()));
         }
-        shared
+        Ok(shared)
     }
 
     fn fixed(&self) -> anyhow::Result<FixedNames> {
@@ -228,7 +235,7 @@ impl Parsers {
     pub fn choose_options(&self, options: &ParserOptions) -> anyhow::Result<ParserHandle> {
         let fixed = options.fixed()?;
         let mut settings = options.settings.clone();
-        settings.extend(options.shared_settings());
+        settings.extend(options.shared_settings()?);
         let format = options.format.as_deref().filter(|format| *format != AUTO);
         let Some(format) = format else {
             if options.parser == AUTO {

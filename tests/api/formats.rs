@@ -780,6 +780,30 @@ fn the_service_reports_each_files_format_and_keeps_it_across_a_restart() {
     // Free text: the level is found, the service is the file's.
     let (_, auth_stats) = app.get("/stats/auth");
     assert_eq!(auth_stats["levels"]["ERROR"], 600, "{auth_stats}");
+
+    // Whatever comes after, in whatever format, across restarts: every
+    // file keeps the format its first lines chose.
+    let mut rng = crate::truth::Rng::new(11);
+    let samples = samples();
+    let mut app = app;
+    let mut lines = 605;
+    for round in 0..6 {
+        let (_, other) = &samples[rng.below(samples.len())];
+        let text: String = other.iter().map(|(line, ..)| format!("{line}\n")).collect();
+        append(&auth, &text.repeat(50));
+        lines += other.len() as u64 * 50;
+        app.wait_until_read(&auth);
+        if round % 2 == 1 {
+            assert!(app.terminate().success());
+            app = App::spawn(&dirs, &[]);
+        }
+        let source = format_of(&app, &auth);
+        assert_eq!(
+            (source["format"].as_str(), source["parsed"].as_u64()),
+            (Some("syslog"), Some(lines)),
+            "round {round}"
+        );
+    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (any run of spaces between) at the start of `text`.
@@ -864,7 +888,7 @@ fn timestamp_format_timezone_levels_and_services_come_from_the_config() {
     settings:
       pattern: '^(?P<timestamp>\S+ \S+) \| (?P<level>\w+) \| (?P<component>\w+) \|'
     timestamp_format: "%d.%m.%Y %H:%M:%S"
-    timezone: "+02:00"
+    timezone: "Europe/Berlin"
     levels: {NOTICE: warn, SEVERE: fatal}
     service_from_path: '^(?P<service>[a-z]+)-\d+\.applog$'
   - glob: "*.access"
@@ -881,6 +905,7 @@ fn timestamp_format_timezone_levels_and_services_come_from_the_config() {
         "13.06.2025 14:00:01 | NOTICE | api | paid\n\
          13.06.2025 14:01:02 | SEVERE | db | lost\n\
          13.06.2025 14:01:03 | INFO | db | fine\n\
+         13.01.2025 14:02:00 | INFO | db | winter: +01:00\n\
          2025-06-13 12:00:00 | INFO | db | wrong time spelling for this route\n",
     )
     .unwrap();
@@ -902,11 +927,11 @@ fn timestamp_format_timezone_levels_and_services_come_from_the_config() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
     // A line not in the route's own spelling, or format, is invalid.
-    assert_eq!((stats["lines"].as_u64(), stats["invalid"].as_u64()), (Some(8), Some(2)));
+    assert_eq!((stats["lines"].as_u64(), stats["invalid"].as_u64()), (Some(9), Some(2)));
     let billing = &stats["services"]["billing"];
     assert_eq!(
         ["WARN", "FATAL", "INFO"].map(|level| billing["levels"][level].as_u64()),
-        [Some(1), Some(1), Some(1)]
+        [Some(1), Some(1), Some(2)]
     );
     let minutes: Vec<_> = billing["per_minute"]
         .as_array()
@@ -914,14 +939,33 @@ fn timestamp_format_timezone_levels_and_services_come_from_the_config() {
         .iter()
         .map(|minute| (minute["start_ms"].as_i64().unwrap(), minute["lines"].as_u64().unwrap()))
         .collect();
-    // 14:00 and 14:01 at +02:00 are 12:00 and 12:01 UTC.
+    // 14:00 and 14:01 in Berlin in June (+02:00, summer time) are 12:00
+    // and 12:01 UTC.
     assert_eq!(
         minutes,
         [
+            (utc((2025, 1, 13), (13, 2, 0), 0), 1),
             (utc((2025, 6, 13), (12, 0, 0), 0), 1),
             (utc((2025, 6, 13), (12, 1, 0), 0), 2)
         ]
     );
+    // A zone that is none, or an offset that is none, stops the start.
+    for (zone, message) in [
+        ("Mars/Olympus_Mons", "timezone `Mars/Olympus_Mons`: cannot read"),
+        ("+25:00", "timezone `+25:00` is not an offset from UTC"),
+    ] {
+        let bad = dir.path().join("bad.yaml");
+        let route = format!("routes:\n  - {{glob: \"*.log\", parser: auto, timezone: \"{zone}\"}}\n");
+        std::fs::write(&bad, route).unwrap();
+        let output = logproc()
+            .args(["process", "--config"])
+            .arg(&bad)
+            .arg(&app_log)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(message), "{zone}: {stderr}");
+    }
     let web = &stats["services"]["web"];
     assert_eq!(
         ["INFO", "FATAL", "WARN"].map(|level| web["levels"][level].as_u64()),

@@ -408,7 +408,16 @@ fn gen_writes_syslog_and_log4j_that_process_counts_as_its_truth_says() {
     let dir = tempfile::tempdir().unwrap();
     for format in ["syslog", "log4j"] {
         let out = dir.path().join(format!("app-{format}.log"));
-        let args = ["gen", "--lines", "5000", "--format", format, "--invalid-ratio", "0.02", "--out"];
+        let args = [
+            "gen",
+            "--lines",
+            "5000",
+            "--format",
+            format,
+            "--invalid-ratio",
+            "0.02",
+            "--out",
+        ];
         assert!(logproc().args(args).arg(&out).status().unwrap().success());
         // Counted from the file, by the formats' own rules.
         let mut counted = BTreeMap::<(String, String, String), u64>::new();
@@ -430,15 +439,16 @@ fn gen_writes_syslog_and_log4j_that_process_counts_as_its_truth_says() {
                     let words: Vec<&str> = line.split(' ').filter(|word| !word.is_empty()).collect();
                     let component = words.get(4).and_then(|word| word.strip_suffix(':'));
                     let dated = line.starts_with("2025-");
-                    component.filter(|_| dated).map(|component| {
-                        (format!("app-{format}"), component.to_owned(), words[2].to_owned())
-                    })
+                    component
+                        .filter(|_| dated)
+                        .map(|component| (format!("app-{format}"), component.to_owned(), words[2].to_owned()))
                 }
             };
             let key = key.unwrap_or_else(|| free_text_fields(line, &format!("app-{format}")));
             *counted.entry(key).or_default() += 1;
         }
-        let truth: Value = serde_json::from_slice(&std::fs::read(format!("{}.truth.json", out.display())).unwrap()).unwrap();
+        let truth: Value =
+            serde_json::from_slice(&std::fs::read(format!("{}.truth.json", out.display())).unwrap()).unwrap();
         for ((service, component, level), count) in &counted {
             assert_eq!(
                 truth["services"][service]["components"][component]["levels"][level], *count,
@@ -446,7 +456,11 @@ fn gen_writes_syslog_and_log4j_that_process_counts_as_its_truth_says() {
             );
         }
         assert_eq!(truth["lines"], counted.values().sum::<u64>());
-        let output = logproc().args(["process", "--format", "json"]).arg(&out).output().unwrap();
+        let output = logproc()
+            .args(["process", "--format", "json"])
+            .arg(&out)
+            .output()
+            .unwrap();
         let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
         let mut expected = truth.clone();
         for service in expected["services"].as_object_mut().unwrap().values_mut() {

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use logproc_plugin_sdk::format::{self, Format};
 use logproc_plugin_sdk::{
-    BatchContext, FormatChoice, Guest, Level, Outcomes, ParsedBatch, PluginInfo, Rules, TimeRules, is_blank, read_line,
+    BatchContext, FormatChoice, Guest, Level, Outcomes, ParsedBatch, PluginInfo, Rules, TimeRules, is_blank, read_lines,
 };
 use regex::{CaptureLocations, Regex};
 
@@ -114,9 +114,7 @@ impl Guest for RegexParser {
                 None => format::detect(logproc_plugin_sdk::lines(&lines)),
             }),
         };
-        for line in logproc_plugin_sdk::lines(&lines) {
-            read_line(choice, &config.rules, &time, line, &mut outcomes);
-        }
+        read_lines(choice, &config.rules, &time, &lines, &mut outcomes);
         outcomes.finish()
     }
 }

@@ -51,56 +51,117 @@ pub const CLEF_TIME: Key = Key {
 /// | component | `component`, `module`, `log.logger`, `logger_name`, `category`, `SourceContext` (Serilog), `_SYSTEMD_UNIT` |
 /// | message | `message`, `msg`, `log` (Docker), `MESSAGE` (journald), `short_message` (GELF), `@m`, `@mt`, `body` |
 pub fn key(name: &str) -> Option<Key> {
-    use Field::*;
-    use LevelScale::*;
-    let (field, rank) = match name {
-        "timestamp" => (Time, 0),
-        "time" => (Time, 1),
-        "ts" => (Time, 2),
-        "@timestamp" => (Time, 3),
-        "@t" => (Time, 4),
-        "date" => (Time, 5),
-        "datetime" => (Time, 6),
-        "timeUnixNano" | "Timestamp" => (Time, 7),
-        "timeMillis" => (Time, 8),
-        "__REALTIME_TIMESTAMP" => (Time, 9),
-        "observedTimeUnixNano" | "ObservedTimestamp" => (Time, 10),
-        "level" => (Level(Name), 0),
-        "lvl" => (Level(Name), 1),
-        "severity" => (Level(Name), 2),
-        "levelname" | "level_name" => (Level(Name), 3),
-        "loglevel" => (Level(Name), 4),
-        "log.level" => (Level(Name), 5),
-        "@l" => (Level(Name), 6),
-        "severityText" | "SeverityText" | "severity_text" => (Level(Name), 7),
-        "severityNumber" | "SeverityNumber" => (Level(Otel), 8),
-        "PRIORITY" => (Level(Syslog), 9),
-        "service" => (Service, 0),
-        "service.name" => (Service, 1),
-        "service_name" => (Service, 2),
-        "app" => (Service, 3),
-        "application" => (Service, 4),
-        "name" => (Service, 5),
-        "SYSLOG_IDENTIFIER" => (Service, 6),
-        "logger" => (Service, 7),
-        "component" => (Component, 0),
-        "module" => (Component, 1),
-        "log.logger" => (Component, 2),
-        "logger_name" => (Component, 3),
-        "category" => (Component, 4),
-        "SourceContext" => (Component, 5),
-        "_SYSTEMD_UNIT" => (Component, 6),
-        "message" => (Message, 0),
-        "msg" => (Message, 1),
-        "log" => (Message, 2),
-        "MESSAGE" => (Message, 3),
-        "short_message" => (Message, 4),
-        "@m" => (Message, 5),
-        "@mt" => (Message, 6),
-        "body" => (Message, 7),
-        _ => return None,
+    // The keys of logproc's own lines first: one compare each.
+    match name {
+        "timestamp" => return Some(k(Time, 0)),
+        "level" => return Some(k(Field::Level(Name), 0)),
+        "service" => return Some(k(Service, 0)),
+        "component" => return Some(k(Component, 0)),
+        "message" => return Some(k(Message, 0)),
+        _ => {}
+    }
+    let bytes = name.as_bytes();
+    let (first, last) = (*bytes.first()?, *bytes.last()?);
+    // Most other keys of a line are none of the table's: ruled out by
+    // length, first and last byte before the match (a `memcmp` call per
+    // candidate in Wasm).
+    let len = bytes.len();
+    let ruled_out = len >= FIRST_BYTES.len()
+        || FIRST_BYTES[len] >> (first & 63) & 1 == 0
+        || LAST_BYTES[len] >> (last & 63) & 1 == 0;
+    if ruled_out { None } else { lookup(name) }
+}
+
+const fn k(field: Field, rank: u8) -> Key {
+    Key { field, rank }
+}
+
+use Field::{Component, Message, Service, Time};
+use LevelScale::{Name, Otel, Syslog};
+
+/// The table of keys, as a match ([`lookup`]) and a list ([`TABLE`], for
+/// [`FILTER`]) from one source.
+macro_rules! key_table {
+    ($($name:literal => $key:expr,)*) => {
+        fn lookup(name: &str) -> Option<Key> {
+            match name {
+                $($name => Some($key),)*
+                _ => None,
+            }
+        }
+
+        const TABLE: &[(&str, Key)] = &[$(($name, $key)),*];
     };
-    Some(Key { field, rank })
+}
+
+key_table! {
+    "timestamp" => k(Time, 0),
+    "time" => k(Time, 1),
+    "ts" => k(Time, 2),
+    "@timestamp" => k(Time, 3),
+    "@t" => CLEF_TIME,
+    "date" => k(Time, 5),
+    "datetime" => k(Time, 6),
+    "timeUnixNano" => k(Time, 7),
+    "Timestamp" => k(Time, 7),
+    "timeMillis" => k(Time, 8),
+    "__REALTIME_TIMESTAMP" => k(Time, 9),
+    "observedTimeUnixNano" => k(Time, 10),
+    "ObservedTimestamp" => k(Time, 10),
+    "level" => k(Field::Level(Name), 0),
+    "lvl" => k(Field::Level(Name), 1),
+    "severity" => k(Field::Level(Name), 2),
+    "levelname" => k(Field::Level(Name), 3),
+    "level_name" => k(Field::Level(Name), 3),
+    "loglevel" => k(Field::Level(Name), 4),
+    "log.level" => k(Field::Level(Name), 5),
+    "@l" => k(Field::Level(Name), 6),
+    "severityText" => k(Field::Level(Name), 7),
+    "SeverityText" => k(Field::Level(Name), 7),
+    "severity_text" => k(Field::Level(Name), 7),
+    "severityNumber" => k(Field::Level(Otel), 8),
+    "SeverityNumber" => k(Field::Level(Otel), 8),
+    "PRIORITY" => k(Field::Level(Syslog), 9),
+    "service" => k(Service, 0),
+    "service.name" => k(Service, 1),
+    "service_name" => k(Service, 2),
+    "app" => k(Service, 3),
+    "application" => k(Service, 4),
+    "name" => k(Service, 5),
+    "SYSLOG_IDENTIFIER" => k(Service, 6),
+    "logger" => k(Service, 7),
+    "component" => k(Component, 0),
+    "module" => k(Component, 1),
+    "log.logger" => k(Component, 2),
+    "logger_name" => k(Component, 3),
+    "category" => k(Component, 4),
+    "SourceContext" => k(Component, 5),
+    "_SYSTEMD_UNIT" => k(Component, 6),
+    "message" => k(Message, 0),
+    "msg" => k(Message, 1),
+    "log" => k(Message, 2),
+    "MESSAGE" => k(Message, 3),
+    "short_message" => k(Message, 4),
+    "@m" => k(Message, 5),
+    "@mt" => k(Message, 6),
+    "body" => k(Message, 7),
+}
+
+/// Bit `byte % 64` of entry `length`: some key of that length starts
+/// (ends) with that byte. Built from [`TABLE`] at compile time.
+const FIRST_BYTES: [u64; 24] = byte_filter(false);
+const LAST_BYTES: [u64; 24] = byte_filter(true);
+
+const fn byte_filter(last: bool) -> [u64; 24] {
+    let mut filter = [0u64; 24];
+    let mut at = 0;
+    while at < TABLE.len() {
+        let name = TABLE[at].0.as_bytes();
+        let byte = if last { name[name.len() - 1] } else { name[0] };
+        filter[name.len()] |= 1 << (byte & 63);
+        at += 1;
+    }
+    filter
 }
 
 /// The level of a value under a level key: a name, or a number on the key's
@@ -136,5 +197,20 @@ mod tests {
         assert_eq!(key("@l").map(|key| key.field), Some(Field::Level(LevelScale::Name)));
         assert_eq!(key("nope"), None);
         assert_eq!(key("@t"), Some(CLEF_TIME));
+        // Every key of the table passes the filter; a few others do not.
+        for &(name, found) in TABLE {
+            assert_eq!(key(name), Some(found), "{name}");
+        }
+        for other in [
+            "trace_id",
+            "span_id",
+            "parent_id",
+            "",
+            "x",
+            "levels",
+            "a_very_long_key_name_indeed",
+        ] {
+            assert_eq!(key(other), None, "{other}");
+        }
     }
 }

@@ -130,7 +130,10 @@ pub fn scan_level_by(line: &str, own: impl Fn(&[u8]) -> Option<Level>) -> Level 
         while let [rest @ .., b'.' | b'-'] = word {
             word = rest;
         }
-        if whole && !word.is_empty() && let Some(level) = own(word) {
+        if whole
+            && !word.is_empty()
+            && let Some(level) = own(word)
+        {
             return level;
         }
         if whole && (3..=8).contains(&word.len()) {

@@ -34,7 +34,7 @@ mod time;
 pub use level::{
     level_from_bunyan, level_from_otel_severity, level_from_syslog_severity, parse_level, scan_level, scan_level_by,
 };
-pub use rules::{FormatChoice, Rules, read_line};
+pub use rules::{FormatChoice, Rules, read_line, read_lines};
 pub use time::{
     TimeRules, check_timestamp_format, epoch_to_ms, parse_offset, parse_timestamp, parse_timestamp_formatted,
     parse_timestamp_with,

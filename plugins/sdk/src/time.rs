@@ -8,6 +8,11 @@
 pub struct TimeRules {
     /// Offset east of UTC, in minutes, of times that name none.
     pub offset_minutes: i32,
+    /// A zone whose offset changes (daylight saving time), instead of
+    /// `offset_minutes`: (epoch seconds, minutes east of UTC from then on),
+    /// oldest first, the first offset also before it. The host reads it
+    /// from its zone database (a plugin has none).
+    pub zone: Option<&'static [(i64, i32)]>,
     /// For dates without a year (syslog's `Jun 14 15:16:01`): epoch
     /// milliseconds of the moment the line was written by, such as its file's
     /// modification time. The year is the one that puts the date closest
@@ -31,7 +36,7 @@ pub fn parse_offset(text: &str) -> Result<i32, String> {
     }
     let refused = || {
         format!(
-            "timezone `{text}` is not an offset from UTC (write `UTC`, `+02:00` or `-0530`; zone names such as Europe/Paris are not read, since their offset changes with the date)"
+            "timezone `{text}` is not an offset from UTC (`UTC`, `+02:00`, `-0530`); a zone name such as Europe/Paris needs its offset changes, which logproc gives plugins in the setting timezone.transitions"
         )
     };
     let (sign, digits) = match rest.as_bytes()[0] {
@@ -373,16 +378,19 @@ impl Written {
         if !valid_time || !(1..=12).contains(&self.month) || self.day == 0 {
             return None;
         }
-        let offset = i64::from(self.offset_minutes.unwrap_or(rules.offset_minutes));
         let at = |year: i64| {
             (self.day <= days_in_month(year, self.month)).then(|| {
                 // A leap second (:60) counts as the last second of its minute.
-                let seconds = days_from_civil(year, self.month, self.day) * 86_400
+                let local = days_from_civil(year, self.month, self.day) * 86_400
                     + self.hour * 3_600
                     + self.minute * 60
-                    + self.second.min(59)
-                    - offset * 60;
-                seconds * 1_000 + self.millis
+                    + self.second.min(59);
+                let offset = match (self.offset_minutes, rules.zone) {
+                    (Some(offset), _) => offset,
+                    (None, Some(zone)) => zone_offset_of_local(zone, local),
+                    (None, None) => rules.offset_minutes,
+                };
+                (local - i64::from(offset) * 60) * 1_000 + self.millis
             })
         };
         let ms = match self.year {
@@ -397,6 +405,28 @@ impl Written {
             }
         };
         (0..=MAX_MS).contains(&ms).then_some(ms)
+    }
+}
+
+/// The offset in effect at the instant `utc` (epoch seconds).
+fn zone_offset_at(zone: &[(i64, i32)], utc: i64) -> i32 {
+    let after = zone.partition_point(|&(at, _)| at <= utc);
+    zone[after.saturating_sub(1)].1
+}
+
+/// The offset of a local time (`local`: its seconds as if it were UTC):
+/// one in effect at the instant it names with it. Of a time that occurs
+/// twice (clocks set back), the earlier; one that never occurs (clocks set
+/// forward) is read with the offset before the change.
+fn zone_offset_of_local(zone: &[(i64, i32)], local: i64) -> i32 {
+    // Zones change their offset at most once in two days.
+    let before = zone_offset_at(zone, local - DAY_MS / 1_000);
+    let after = zone_offset_at(zone, local + DAY_MS / 1_000);
+    let holds = |offset: i32| zone_offset_at(zone, local - i64::from(offset) * 60) == offset;
+    match (holds(before), holds(after)) {
+        (true, true) => before.max(after),
+        (false, true) => after,
+        _ => before,
     }
 }
 
@@ -899,8 +929,8 @@ mod tests {
     fn dates_without_a_year_take_the_one_before_the_reference() {
         // 2025-01-10T00:00:00Z: a December line is last year's, a January one this year's.
         let rules = TimeRules {
-            offset_minutes: 0,
             reference_ms: Some(1_736_467_200_000),
+            ..TimeRules::default()
         };
         assert_eq!(parse_timestamp_with("Dec 31 23:59:59", &rules), Ok(1_735_689_599_000));
         assert_eq!(parse_timestamp_with("Jan  9 08:00:00", &rules), Ok(1_736_409_600_000));
@@ -920,7 +950,7 @@ mod tests {
     fn an_offset_for_times_that_name_none() {
         let rules = TimeRules {
             offset_minutes: 120,
-            reference_ms: None,
+            ..TimeRules::default()
         };
         assert_eq!(
             parse_timestamp_with("2025-01-01 14:00:00", &rules),

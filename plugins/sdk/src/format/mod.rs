@@ -65,7 +65,7 @@ pub const FORMATS: &[Format] = &[
     Format {
         name: "syslog",
         aliases: &["syslog-3164", "rfc3164"],
-        about: "syslog, RFC 3164 and /var/log/syslog, auth.log, macOS system.log: with or without <PRI> and host, year-less",
+        about: "syslog, RFC 3164 and /var/log/syslog, auth.log, macOS system.log: with or without `<PRI>` and host, year-less",
         example: "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0",
         read: syslog_3164,
     },
@@ -181,7 +181,11 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> &'static Format {
         ..TimeRules::default()
     };
     let reads = |format: &Format, line: &str| {
-        (format.read)(line).is_some_and(|fields| fields.time.is_none_or(|time| parse_timestamp_with(time, &rules).is_ok()))
+        (format.read)(line).is_some_and(|fields| {
+            fields
+                .time
+                .is_none_or(|time| parse_timestamp_with(time, &rules).is_ok())
+        })
     };
     let mut read = [0usize; FORMATS.len()];
     for line in lines.into_iter().filter(|line| !is_blank(line)).take(SNIFF_LINES) {
@@ -226,6 +230,23 @@ pub(crate) mod tests {
         assert_eq!(detect([TEXT.example]).name, "text");
         assert_eq!(named("auto").map(|f| f.name), Some("text"));
         assert!(named("nope").is_none());
+    }
+
+    #[test]
+    fn the_readme_lists_every_format_with_its_example() {
+        let readme = include_str!("../../../../README.md");
+        for format in FORMATS.iter().chain([&TEXT]) {
+            let aliases: Vec<String> = format.aliases.iter().map(|alias| format!("`{alias}`")).collect();
+            let row = format!(
+                "| `{}` | {} | {} | `{}` |",
+                format.name,
+                aliases.join(" "),
+                format.about,
+                format.example
+            )
+            .replace("|  |", "| |");
+            assert!(readme.contains(&row), "README.md lacks the row\n{row}");
+        }
     }
 
     #[test]
