@@ -111,7 +111,7 @@ fn parse_line(rules: &Rules, time: &TimeRules, line: &str, outcomes: &mut Outcom
         None if fields.clef => rules.level(Level::Info, None),
         // Docker's `log`, journald's `MESSAGE`: the level is in the words.
         None => match fields.message {
-            Some(message) => rules.scan_level(&scan::decode(message)),
+            Some(message) => level_of_message(rules, message),
             None => Level::Unknown,
         },
     };
@@ -121,6 +121,12 @@ fn parse_line(rules: &Rules, time: &TimeRules, line: &str, outcomes: &mut Outcom
         fields.service.as_deref(),
         fields.component.as_deref(),
     );
+}
+
+/// The level of a line without a level key, from its message's words.
+#[inline(never)]
+fn level_of_message(rules: &Rules, encoded: &str) -> Level {
+    rules.scan_level(&scan::decode(encoded))
 }
 
 /// A time value: an epoch number in any unit (told apart by its digits, see

@@ -50,16 +50,8 @@ pub const CLEF_TIME: Key = Key {
 /// | service | `service`, `service.name`, `service_name`, `app`, `application`, `name` (Bunyan), `SYSLOG_IDENTIFIER` (journald), `logger` |
 /// | component | `component`, `module`, `log.logger`, `logger_name`, `category`, `SourceContext` (Serilog), `_SYSTEMD_UNIT` |
 /// | message | `message`, `msg`, `log` (Docker), `MESSAGE` (journald), `short_message` (GELF), `@m`, `@mt`, `body` |
+#[inline]
 pub fn key(name: &str) -> Option<Key> {
-    // The keys of logproc's own lines first: one compare each.
-    match name {
-        "timestamp" => return Some(k(Time, 0)),
-        "level" => return Some(k(Field::Level(Name), 0)),
-        "service" => return Some(k(Service, 0)),
-        "component" => return Some(k(Component, 0)),
-        "message" => return Some(k(Message, 0)),
-        _ => {}
-    }
     let bytes = name.as_bytes();
     let (first, last) = (*bytes.first()?, *bytes.last()?);
     // Most other keys of a line are none of the table's: ruled out by
@@ -83,6 +75,7 @@ use LevelScale::{Name, Otel, Syslog};
 /// [`FILTER`]) from one source.
 macro_rules! key_table {
     ($($name:literal => $key:expr,)*) => {
+        #[inline(never)]
         fn lookup(name: &str) -> Option<Key> {
             match name {
                 $($name => Some($key),)*

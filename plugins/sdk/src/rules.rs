@@ -174,11 +174,7 @@ fn read_with(
         FormatChoice::Detected(format) => (format, false),
     };
     let Some(fields) = read(line) else {
-        if strict {
-            return outcomes.invalid(format!("line is not in the `{}` format", format.name));
-        }
-        let timestamp = leading_time(line, |text| rules.timestamp(text, time).ok());
-        return outcomes.parsed(timestamp, rules.scan_level(line), None, None);
+        return not_in_format(format, strict, rules, time, line, outcomes);
     };
     let timestamp = match fields.time.map(|text| rules.timestamp(text, time)).transpose() {
         Ok(timestamp) => timestamp,
@@ -191,6 +187,18 @@ fn read_with(
         fields.service,
         fields.component,
     );
+}
+
+/// A line not in `format`: invalid if the format was chosen, else free
+/// text. Out of line, as it is rare in a file of the format.
+#[cold]
+#[inline(never)]
+fn not_in_format(format: &Format, strict: bool, rules: &Rules, time: &TimeRules, line: &str, outcomes: &mut Outcomes) {
+    if strict {
+        return outcomes.invalid(format!("line is not in the `{}` format", format.name));
+    }
+    let timestamp = leading_time(line, |text| rules.timestamp(text, time).ok());
+    outcomes.parsed(timestamp, rules.scan_level(line), None, None);
 }
 
 #[cfg(test)]

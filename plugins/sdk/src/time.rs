@@ -88,9 +88,16 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
 ///
 /// A time outside the years 1970 to 9999 is refused.
 pub fn parse_timestamp_with(text: &str, rules: &TimeRules) -> Result<i64, String> {
-    if let Some(ms) = rfc3339_utc(text.as_bytes()) {
-        return Ok(ms);
+    match rfc3339_utc(text.as_bytes()) {
+        Some(ms) => Ok(ms),
+        None => parse_general(text, rules),
     }
+}
+
+/// Every spelling but the fast one. Kept out of line: inlined into the
+/// callers' per-line loops, it made them slower to compile well.
+#[inline(never)]
+fn parse_general(text: &str, rules: &TimeRules) -> Result<i64, String> {
     let text = text.trim();
     let bytes = text.as_bytes();
     let is_epoch = bytes.first().is_some_and(u8::is_ascii_digit)
