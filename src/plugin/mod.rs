@@ -197,6 +197,13 @@ impl PluginEngine {
     pub fn new(limits: Limits, cache: Option<CompileCache>) -> anyhow::Result<PluginEngine> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // For profiling with `perf` (WASMTIME_PERFMAP=1; not LOGPROC_*, which
+        // is the configuration): plugin code gets names in
+        // /tmp/perf-PID.map (with plugins.compile_cache off, and plugins
+        // built unstripped, the names are the functions').
+        if std::env::var_os("WASMTIME_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         // Rust guests import WASI even when they use none of it; link it with

@@ -159,6 +159,7 @@ const fn byte_filter(last: bool) -> [u64; 24] {
 
 /// The level of a value under a level key: a name, or a number on the key's
 /// scale (a name of digits counts as that number).
+#[inline]
 pub fn level_of_value(scale: LevelScale, value: &str) -> crate::Level {
     use crate::level::{level_from_bunyan, level_from_otel_severity, level_from_syslog_severity, parse_level};
     let number = (!value.is_empty() && value.len() <= 3 && value.bytes().all(|b| b.is_ascii_digit()))

@@ -59,6 +59,7 @@ impl Rules {
 
     /// Reads a timestamp: by `timestamp_format` if set, else in any known
     /// spelling; `time` carries the batch's reference for year-less dates.
+    #[inline]
     pub fn timestamp(&self, text: &str, time: &TimeRules) -> Result<i64, String> {
         match &self.timestamp_format {
             Some(format) => parse_timestamp_formatted(format, text, time),
@@ -68,10 +69,16 @@ impl Rules {
 
     /// The level of a line: the route's own name for `text` if it has one
     /// (for a three-digit HTTP status also its class, `4xx`), else `found`.
+    #[inline]
     pub fn level(&self, found: Level, text: Option<&str>) -> Level {
-        let Some(text) = text.filter(|_| !self.levels.is_empty()) else {
-            return found;
-        };
+        match text {
+            Some(text) if !self.levels.is_empty() => self.own_level(found, text),
+            _ => found,
+        }
+    }
+
+    #[inline(never)]
+    fn own_level(&self, found: Level, text: &str) -> Level {
         let own = |name: &str| {
             self.levels
                 .iter()

@@ -87,6 +87,7 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
 /// | epoch seconds, milliseconds, microseconds or nanoseconds, told apart by digit count, with or without a fraction | `1117838570`, `1735668123456`, `1131566461.123` |
 ///
 /// A time outside the years 1970 to 9999 is refused.
+#[inline]
 pub fn parse_timestamp_with(text: &str, rules: &TimeRules) -> Result<i64, String> {
     match rfc3339_utc(text.as_bytes()) {
         Some(ms) => Ok(ms),
