@@ -166,11 +166,6 @@ impl BatchBuilder {
         &self.text
     }
 
-    /// How many lines were added (rejected ones aside).
-    pub fn lines(&self) -> usize {
-        self.lines
-    }
-
     /// True when no line has been added.
     pub fn is_empty(&self) -> bool {
         self.lines == 0 && self.rejected == 0

@@ -477,13 +477,6 @@ impl Sniffer {
 }
 
 impl Parser {
-    /// The names every line of this parser counts under.
-    pub fn fixed(&self) -> &FixedNames {
-        match self {
-            Parser::Single(spec) | Parser::Auto { text: spec, .. } => &spec.fixed,
-        }
-    }
-
     /// The plugin versions it runs, in the order of [`plugin_names`].
     fn plugins(&self) -> Vec<&Arc<CompiledPlugin>> {
         match self {
