@@ -587,17 +587,20 @@ fn access_log(c: &mut Cursor) -> Option<Written> {
 
 /// `03-17 16:13:38.811` (logcat; no year).
 fn month_day_dashes(c: &mut Cursor) -> Option<Written> {
-    month_day(c, b'-')
+    month_day(c, Some(b'-'))
 }
 
 /// `07.26 09:13:37` (no year).
 fn month_day_dots(c: &mut Cursor) -> Option<Written> {
-    month_day(c, b'.')
+    month_day(c, Some(b'.'))
 }
 
-fn month_day(c: &mut Cursor, separator: u8) -> Option<Written> {
+/// `MM?dd HH:mm:ss`, `?` the separator if any.
+fn month_day(c: &mut Cursor, separator: Option<u8>) -> Option<Written> {
     let month = c.number(2, 2)?;
-    c.literal(separator)?;
+    if let Some(separator) = separator {
+        c.literal(separator)?;
+    }
     let day = c.number(2, 2)?;
     c.literal(b' ')?;
     c.time(Written {
@@ -609,13 +612,7 @@ fn month_day(c: &mut Cursor, separator: u8) -> Option<Written> {
 
 /// `1109 10:11:12.123456` (glog and klog: MMdd, no year).
 fn month_day_compact(c: &mut Cursor) -> Option<Written> {
-    let (month, day) = (c.number(2, 2)?, c.number(2, 2)?);
-    c.literal(b' ')?;
-    c.time(Written {
-        month,
-        day,
-        ..Written::default()
-    })
+    month_day(c, None)
 }
 
 /// `Nov 9, 2025 1:02:03 PM` (java.util.logging's SimpleFormatter).

@@ -3,7 +3,7 @@
 //! glog/klog, logfmt, Android logcat, Windows CBS, and container runtimes'
 //! CRI lines.
 
-use super::Fields;
+use super::{Fields, quote_end};
 use crate::Level;
 use crate::keys::{Field, key, level_of_value};
 use crate::level::{parse_level, scan_level};
@@ -254,7 +254,7 @@ pub fn logfmt(line: &str) -> Option<Fields<'_>> {
         }
         let (value, after) = match after.strip_prefix('"') {
             Some(quoted) => {
-                let end = quoted_end(quoted)?;
+                let end = quote_end(quoted)?;
                 (&quoted[..end], &quoted[end + 1..])
             }
             None => after
@@ -299,20 +299,6 @@ pub fn logfmt(line: &str) -> Option<Fields<'_>> {
         fields.level = scan_level(message);
     }
     Some(fields)
-}
-
-/// The end of a quoted value that may hold `\"`.
-fn quoted_end(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    while at < bytes.len() {
-        match bytes[at] {
-            b'\\' => at += 2,
-            b'"' => return Some(at),
-            _ => at += 1,
-        }
-    }
-    None
 }
 
 /// Android logcat, `threadtime` (the default: `03-17 16:13:38.811  1702  2395 D WindowManager: ...`),

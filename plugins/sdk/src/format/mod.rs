@@ -30,6 +30,20 @@ pub struct Fields<'a> {
     pub component: Option<&'a str>,
 }
 
+/// The end of a quoted field (after its opening `"`) that may hold `\"`.
+fn quote_end(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return Some(at),
+            _ => at += 1,
+        }
+    }
+    None
+}
+
 /// A line format of the library.
 #[derive(Debug)]
 pub struct Format {

@@ -1,7 +1,7 @@
 //! Web servers: access logs (Apache's and nginx's common and combined
 //! formats) and the Apache and nginx error logs.
 
-use super::Fields;
+use super::{Fields, quote_end};
 use crate::Level;
 use crate::level::parse_level;
 
@@ -19,7 +19,7 @@ pub fn access(line: &str) -> Option<Fields<'_>> {
     let close = rest.find("] \"")?;
     let time = &rest[..close];
     let rest = &rest[close + 3..];
-    let request_end = closing_quote(rest)?;
+    let request_end = quote_end(rest)?;
     let rest = rest[request_end + 1..].strip_prefix(' ')?;
     let status = rest.get(..3)?;
     if !status.bytes().all(|b| b.is_ascii_digit()) || !matches!(rest.as_bytes().get(3), None | Some(b' ')) {
@@ -41,20 +41,6 @@ pub fn level_of_status(status: &str) -> Level {
         Some(b'4') => Level::Warn,
         _ => Level::Info,
     }
-}
-
-/// The end of a quoted field that may hold `\"`.
-fn closing_quote(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    while at < bytes.len() {
-        match bytes[at] {
-            b'\\' => at += 2,
-            b'"' => return Some(at),
-            _ => at += 1,
-        }
-    }
-    None
 }
 
 /// Apache's error log: `[Sun Dec 04 04:47:44 2005] [notice] message` (2.2)
