@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppState};
 use tokio::sync::oneshot;
 
+use crate::ingest::sniff;
 use crate::pipeline::route::{AUTO, ParserOptions, Sniffer};
 use crate::pipeline::{BatchBuilder, Counted, Parser, Progress, SourceContext, SourceId};
 
@@ -101,26 +102,6 @@ fn source_parser(state: &AppState, name: &str) -> Result<Parser, ApiError> {
         ))
     })?;
     choice.current().map_err(ApiError::BadRequest)
-}
-
-/// Offers a batch to the body's sniffer, which chooses its format (plugin
-/// code: run off the runtime).
-async fn sniff(sniffer: &mut Option<Sniffer>, parser: &Parser, builder: &BatchBuilder, context: &mut SourceContext) {
-    let Some(mut sniffing) = sniffer.take().filter(|sniffer| !sniffer.is_done()) else {
-        return;
-    };
-    let (parser, sample) = (parser.clone(), builder.text().to_owned());
-    let offered = tokio::task::spawn_blocking(move || {
-        let format = sniffing.offer(&parser, &sample);
-        (sniffing, format)
-    })
-    .await;
-    if let Ok((sniffing, format)) = offered {
-        if let Some(format) = format {
-            context.format = format;
-        }
-        *sniffer = Some(sniffing);
-    }
 }
 
 /// The current parser `name` names (a plugin as loaded now, or `auto`),

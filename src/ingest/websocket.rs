@@ -108,21 +108,8 @@ async fn take(
 ) -> Batch {
     let current = parser.current().ok();
     context.reference_ms = Some(crate::time::now_ms());
-    if let Some(current) = &current
-        && let Some(mut sniffing) = sniffer.take().filter(|sniffer| !sniffer.is_done())
-    {
-        let (current, sample) = (current.clone(), builder.text().to_owned());
-        let offered = tokio::task::spawn_blocking(move || {
-            let format = sniffing.offer(&current, &sample);
-            (sniffing, format)
-        })
-        .await;
-        if let Ok((sniffing, format)) = offered {
-            if let Some(format) = format {
-                context.format = format;
-            }
-            *sniffer = Some(sniffing);
-        }
+    if let Some(current) = &current {
+        super::sniff(sniffer, current, builder, context).await;
     }
     builder.take(source, seq, Progress::Untracked, current, context)
 }
