@@ -114,10 +114,7 @@ fn parse_general(text: &str, rules: &TimeRules) -> Result<i64, String> {
             recognize(&mut cursor).filter(|_| cursor.at == bytes.len())
         })
         .ok_or_else(|| format!("timestamp `{text}` is in no known spelling"))?;
-    date.to_ms(rules).ok_or_else(|| match date.year {
-        None if rules.reference_ms.is_none() => format!("timestamp `{text}` has no year"),
-        _ => format!("timestamp `{text}` is not a valid date between the years 1970 and 9999"),
-    })
+    date.instant(text, rules)
 }
 
 /// The strftime directives [`parse_timestamp_formatted`] reads.
@@ -284,10 +281,7 @@ pub fn parse_timestamp_formatted(format: &str, text: &str, rules: &TimeRules) ->
             .ok_or_else(refused)?;
         (date.month, date.day) = (month, day);
     }
-    date.to_ms(rules).ok_or_else(|| match date.year {
-        None if rules.reference_ms.is_none() => format!("timestamp `{text}` has no year"),
-        _ => format!("timestamp `{text}` is not a valid date between the years 1970 and 9999"),
-    })
+    date.instant(text, rules)
 }
 
 /// The spelling most logs use, `2025-01-01T12:00:00.123Z` (any fraction),
@@ -381,6 +375,14 @@ struct Written {
 }
 
 impl Written {
+    /// [`Written::to_ms`], or why `text` (what was read) is no instant.
+    fn instant(self, text: &str, rules: &TimeRules) -> Result<i64, String> {
+        self.to_ms(rules).ok_or_else(|| match self.year {
+            None if rules.reference_ms.is_none() => format!("timestamp `{text}` has no year"),
+            _ => format!("timestamp `{text}` is not a valid date between the years 1970 and 9999"),
+        })
+    }
+
     fn to_ms(self, rules: &TimeRules) -> Option<i64> {
         let valid_time = self.hour <= 23 && self.minute <= 59 && self.second <= 60 && self.millis <= 999;
         if !valid_time || !(1..=12).contains(&self.month) || self.day == 0 {
