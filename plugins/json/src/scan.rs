@@ -126,7 +126,6 @@ pub fn fields(line: &str) -> Result<Fields<'_>, Error> {
             scanner.skip_whitespace();
             match key {
                 Some(Key { field, rank }) => {
-                    fields.clef |= Key { field, rank } == keys::CLEF_TIME;
                     let slot = slot(field);
                     let bit = 1u64 << rank.min(63);
                     if seen[slot] & bit != 0 {
@@ -168,6 +167,7 @@ pub fn fields(line: &str) -> Result<Fields<'_>, Error> {
     if scanner.at != scanner.bytes.len() {
         return Err(scanner.error("trailing characters after the object"));
     }
+    fields.clef = seen[slot(keys::CLEF_TIME.field)] & 1 << keys::CLEF_TIME.rank != 0;
     Ok(fields)
 }
 

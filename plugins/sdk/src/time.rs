@@ -383,38 +383,43 @@ impl Written {
         })
     }
 
+    #[inline]
     fn to_ms(self, rules: &TimeRules) -> Option<i64> {
         let valid_time = self.hour <= 23 && self.minute <= 59 && self.second <= 60 && self.millis <= 999;
         if !valid_time || !(1..=12).contains(&self.month) || self.day == 0 {
             return None;
         }
-        let at = |year: i64| {
-            (self.day <= days_in_month(year, self.month)).then(|| {
-                // A leap second (:60) counts as the last second of its minute.
-                let local = days_from_civil(year, self.month, self.day) * 86_400
-                    + self.hour * 3_600
-                    + self.minute * 60
-                    + self.second.min(59);
-                let offset = match (self.offset_minutes, rules.zone) {
-                    (Some(offset), _) => offset,
-                    (None, Some(zone)) => zone_offset_of_local(zone, local),
-                    (None, None) => rules.offset_minutes,
-                };
-                (local - i64::from(offset) * 60) * 1_000 + self.millis
-            })
-        };
         let ms = match self.year {
-            Some(year) => at(year)?,
+            Some(year) => self.in_year(year, rules)?,
             None => {
                 let reference = rules.reference_ms?;
                 let reference_year = civil_year(reference);
                 // Feb 29 may need to go back to the last leap year.
                 (0..8)
-                    .filter_map(|back| at(reference_year - back))
+                    .filter_map(|back| self.in_year(reference_year - back, rules))
                     .find(|&ms| ms <= reference + DAY_MS)?
             }
         };
         (0..=MAX_MS).contains(&ms).then_some(ms)
+    }
+
+    /// The instant in `year`, if the day is in its month then.
+    #[inline]
+    fn in_year(self, year: i64, rules: &TimeRules) -> Option<i64> {
+        if self.day > days_in_month(year, self.month) {
+            return None;
+        }
+        // A leap second (:60) counts as the last second of its minute.
+        let local = days_from_civil(year, self.month, self.day) * 86_400
+            + self.hour * 3_600
+            + self.minute * 60
+            + self.second.min(59);
+        let offset = match (self.offset_minutes, rules.zone) {
+            (Some(offset), _) => offset,
+            (None, Some(zone)) => zone_offset_of_local(zone, local),
+            (None, None) => rules.offset_minutes,
+        };
+        Some((local - i64::from(offset) * 60) * 1_000 + self.millis)
     }
 }
 

@@ -14,24 +14,19 @@ use crate::level::{parse_level, scan_level};
 pub fn logproc(line: &str) -> Option<Fields<'_>> {
     let bytes = line.as_bytes();
     let separator = |b: u8| b == b' ' || b == b'\t';
-    // End of the non-empty run of bytes from `from` that `accept`.
-    let run = |from: usize, accept: &dyn Fn(u8) -> bool| {
-        let end = from + bytes[from..].iter().take_while(|&&b| accept(b)).count();
-        (end > from).then_some(end)
-    };
-    let time_end = run(0, &|b| !separator(b))?;
-    let level_start = run(time_end, &separator)?;
-    let level_end = run(level_start, &|b: u8| b.is_ascii_alphabetic())?;
-    let bracket = run(level_end, &separator)?;
+    let time_end = run_of(bytes, 0, &|b| !separator(b))?;
+    let level_start = run_of(bytes, time_end, &separator)?;
+    let level_end = run_of(bytes, level_start, &|b: u8| b.is_ascii_alphabetic())?;
+    let bracket = run_of(bytes, level_end, &separator)?;
     if bytes.get(bracket) != Some(&b'[') {
         return None;
     }
     let service_start = bracket + 1;
-    let service_end = run(service_start, &|b| !matches!(b, b']' | b'/' | b' ' | b'\t'))?;
+    let service_end = run_of(bytes, service_start, &|b| !matches!(b, b']' | b'/' | b' ' | b'\t'))?;
     let component = match bytes.get(service_end) {
         Some(b']') => None,
         Some(b'/') => {
-            let end = run(service_end + 1, &|b| !matches!(b, b']' | b' ' | b'\t'))?;
+            let end = run_of(bytes, service_end + 1, &|b| !matches!(b, b']' | b' ' | b'\t'))?;
             if bytes.get(end) != Some(&b']') {
                 return None;
             }
@@ -47,6 +42,14 @@ pub fn logproc(line: &str) -> Option<Fields<'_>> {
         service: Some(&line[service_start..service_end]),
         component,
     })
+}
+
+/// End of the non-empty run of `bytes` from `from` that `accept`. Generic,
+/// not `&dyn Fn`: a call per byte costs more than the test in Wasm.
+#[inline(always)]
+fn run_of(bytes: &[u8], from: usize, accept: &impl Fn(u8) -> bool) -> Option<usize> {
+    let end = from + bytes[from..].iter().take_while(|&&b| accept(b)).count();
+    (end > from).then_some(end)
 }
 
 /// Java and Hadoop-family layouts: a timestamp, a level word, a `[thread]`
