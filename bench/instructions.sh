@@ -15,8 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LINES="${BENCH_LINES:-100000}"
-WORK="$PWD/target/bench/instructions"
-LOGPROC="$PWD/target/release/logproc"
+TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
+WORK="$TARGET/bench/instructions"
+LOGPROC="$TARGET/release/logproc"
 PLUGINS="${1:-}"
 mkdir -p "$WORK/empty"
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
@@ -38,8 +39,8 @@ for format in json text; do
     parser=$([ "$format" = json ] && echo json || echo regex)
     ext=$([ "$format" = json ] && echo jsonl || echo log)
     once="$WORK/once.$ext" twice="$WORK/twice.$ext"
-    if [ "$(wc -l <"$once" 2>/dev/null || echo 0)" != "$LINES" ]; then
-        "$LOGPROC" gen --lines "$LINES" --format "$format" --seed 42 --out "$once" >/dev/null
+    if [ ! -f "$once" ] || [ "$(wc -l <"$once")" != "$LINES" ]; then
+        "$LOGPROC" gen --lines "$LINES" --format "$format" --seed 42 --out "$once" 2>/dev/null
         cat "$once" "$once" >"$twice"
     fi
     count "$parser" "$once" >/dev/null # fills the cache
