@@ -94,12 +94,15 @@ pub struct PluginSettings {
     /// are disabled.
     #[serde(default, skip_serializing)]
     pub upload_token: Option<String>,
-    /// Largest plugin `PUT /plugins/{name}` accepts.
+    /// Largest plugin `PUT /plugins/{name}` accepts, and the largest file
+    /// in `dir` compiled.
     pub max_upload_bytes: usize,
     /// Linear memory cap per plugin instance, in MiB.
     pub memory_limit_mib: usize,
     /// Longest one plugin call may run.
     pub call_timeout_ms: u64,
+    /// Longest the calls for one batch may take together.
+    pub batch_timeout_ms: u64,
     /// Keep compiled plugins on disk, so each is compiled once.
     pub compile_cache: bool,
     /// Where; unset, the user's cache directory.
@@ -475,6 +478,7 @@ impl Settings {
             ("pipeline.max_line_bytes", self.pipeline.max_line_bytes as u64),
             ("plugins.memory_limit_mib", self.plugins.memory_limit_mib as u64),
             ("plugins.call_timeout_ms", self.plugins.call_timeout_ms),
+            ("plugins.batch_timeout_ms", self.plugins.batch_timeout_ms),
             ("storage.commit_interval_ms", self.storage.commit_interval_ms),
             ("storage.cache_mib", self.storage.cache_mib),
             ("watch.poll_interval_ms", self.watch.poll_interval_ms),
@@ -554,6 +558,8 @@ impl Settings {
         crate::plugin::Limits {
             memory_bytes: self.plugins.memory_limit_mib << 20,
             call_timeout: Duration::from_millis(self.plugins.call_timeout_ms),
+            batch_timeout: Duration::from_millis(self.plugins.batch_timeout_ms),
+            component_bytes: self.plugins.max_upload_bytes,
         }
     }
 }

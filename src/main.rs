@@ -93,7 +93,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => None,
             };
             let sample = args.sample.as_deref().zip(sample.as_deref());
-            let report = logproc::plugin::check::check(&engine, &args.file, &args.settings, sample)?;
+            let report = logproc::plugin::isolated(|| {
+                logproc::plugin::check::check(&engine, &args.file, &args.settings, sample)
+            })?;
             print!("{report}");
             Ok(())
         }

@@ -43,7 +43,7 @@ pub async fn ingest(
             ));
         }
         (Some(source), None, None) => source_parser(&state, source)?,
-        (None, parser, format) => ingest_parser(&state, parser.as_deref().unwrap_or(AUTO), format.as_deref())?,
+        (None, parser, format) => ingest_parser(&state, parser.as_deref().unwrap_or(AUTO), format.as_deref()).await?,
     };
     let parser = &parser;
     let body = body.map_err(|rejection| {
@@ -105,8 +105,9 @@ fn source_parser(state: &AppState, name: &str) -> Result<Parser, ApiError> {
 }
 
 /// The current parser `name` names (a plugin as loaded now, or `auto`),
-/// reading `format` if given.
-fn ingest_parser(state: &AppState, name: &str, format: Option<&str>) -> Result<Parser, ApiError> {
+/// reading `format` if given. A new choice is checked (the plugin's
+/// `configure` run) off the async runtime, with no lock held.
+async fn ingest_parser(state: &AppState, name: &str, format: Option<&str>) -> Result<Parser, ApiError> {
     let unknown = || {
         let mut known: Vec<_> = state.parsers.catalog().plugins().into_keys().collect();
         known.push(AUTO.to_owned());
@@ -117,25 +118,30 @@ fn ingest_parser(state: &AppState, name: &str, format: Option<&str>) -> Result<P
         return Err(unknown());
     }
     let key = (name.to_owned(), format.unwrap_or(AUTO).to_owned());
-    let choice = {
-        let mut choices = state.ingest_choices.lock().expect("ingest lock poisoned");
-        match choices.get(&key) {
-            Some(choice) => choice.clone(),
-            None => {
-                let options = ParserOptions {
-                    format: format.map(str::to_owned),
-                    ..ParserOptions::parser(name)
-                };
-                let choice = state
-                    .parsers
-                    .choose_options(&options)
-                    .map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
-                choices.insert(key, choice.clone());
-                choice
-            }
+    let known = lock(&state.ingest_choices).get(&key).cloned();
+    let choice = match known {
+        Some(choice) => choice,
+        None => {
+            let options = ParserOptions {
+                format: format.map(str::to_owned),
+                ..ParserOptions::parser(name)
+            };
+            let parsers = state.parsers.clone();
+            let chosen = tokio::task::spawn_blocking(move || parsers.choose_options(&options))
+                .await
+                .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))?
+                .map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
+            // Two first requests may race: the first choice stored is kept.
+            lock(&state.ingest_choices).entry(key).or_insert(chosen).clone()
         }
     };
     choice.current().map_err(|_| unknown())
+}
+
+/// The choices made so far. No plugin code runs under this lock, so a
+/// panic cannot poison it; if one did, the map is still whole.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Queues the builder's lines as one batch; the receiver gets its counts

@@ -60,12 +60,17 @@ impl Pipeline {
     pub async fn finish(self) -> anyhow::Result<()> {
         drop(self.batches);
         let workers = self.workers;
-        tokio::task::spawn_blocking(move || {
+        // Joined on a thread of its own, not a blocking task: the runtime
+        // waits for its blocking tasks when it stops, so a worker stuck in a
+        // plugin would hold the process past the shutdown timeout.
+        let (joined, all_joined) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new().name("parser-join".into()).spawn(move || {
             for worker in workers {
                 let _ = worker.join();
             }
-        })
-        .await?;
+            let _ = joined.send(());
+        })?;
+        let _ = all_joined.await;
         self.aggregator.await?
     }
 }

@@ -296,7 +296,8 @@ impl Parsers {
     /// Whether `plugin` may replace its name's current version: every
     /// choice that uses it must accept its settings.
     pub fn accepts(&self, plugin: &CompiledPlugin) -> Result<(), String> {
-        let choices = self.choices.lock().expect("parsers lock poisoned");
+        // Checked with the lock released: `configure` runs for each.
+        let choices: Vec<_> = self.choices.lock().expect("parsers lock poisoned").clone();
         for choice in choices.iter().filter_map(Weak::upgrade) {
             if plugin_names(&choice.name).contains(&plugin.name()) {
                 check_settings(plugin, &choice.settings)?;
@@ -342,11 +343,12 @@ pub fn absolute(path: &std::path::Path) -> std::path::PathBuf {
 /// Instantiates `plugin` with `settings`: bad settings are found when a
 /// route is made or a plugin swapped, not as a stream of invalid lines.
 fn check_settings(plugin: &CompiledPlugin, settings: &[(String, String)]) -> Result<(), String> {
-    match plugin.instantiate(settings) {
-        Ok(_) => Ok(()),
-        Err(PluginError::Settings { reason, .. }) => Err(format!("refused its settings: {reason}")),
-        Err(other) => Err(other.to_string()),
-    }
+    let configured = crate::plugin::isolated(|| match plugin.instantiate(settings) {
+        Ok(_) => Ok(Ok(())),
+        Err(PluginError::Settings { reason, .. }) => Ok(Err(format!("refused its settings: {reason}"))),
+        Err(other) => Ok(Err(other.to_string())),
+    });
+    configured.unwrap_or_else(|error| Err(error.to_string()))
 }
 
 impl Choice {

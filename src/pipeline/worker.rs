@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use tracing::{debug, warn};
 
@@ -39,7 +40,7 @@ pub fn run_worker(batches: async_channel::Receiver<Batch>, done: async_channel::
                 invalid = delta.invalid,
                 lines = batch.lines,
                 line = %preview(line),
-                %reason,
+                reason = %crate::plugin::shown(reason, crate::plugin::MAX_SHOWN_BYTES),
                 "Most of the file's first lines are invalid: is its route's parser right for it? (logproc plugin check NAME --sample FILE shows why)"
             );
         }
@@ -163,6 +164,7 @@ fn parse_with(
     }
     let (parsed_before, invalid_before) = (delta.parsed, delta.invalid);
     let plugin = &spec.plugin;
+    let deadline = Instant::now() + plugin.limits().batch_timeout;
     match call(instances, spec, text, count, &job.context) {
         Ok(parsed) => {
             plugin.counters().batch_done(plugin.name(), true);
@@ -171,8 +173,19 @@ fn parse_with(
         Err(failure) => {
             plugin.counters().batch_done(plugin.name(), false);
             warn!(plugin = plugin.name(), lines = count, error = %failure, "Plugin failed on a batch; parsing its lines one by one.");
-            for line in text.split('\n').take(count) {
-                match call(instances, spec, line, 1, &job.context) {
+            for (at, line) in text.split('\n').take(count).enumerate() {
+                if Instant::now() >= deadline {
+                    let left = (count - at) as u64;
+                    warn!(
+                        plugin = plugin.name(),
+                        lines = left,
+                        "The batch took longer than plugins.batch_timeout_ms; its remaining lines are counted invalid."
+                    );
+                    plugin.counters().degrade(plugin.name());
+                    delta.invalid += left;
+                    break;
+                }
+                match call_on_fresh_if_failed(instances, spec, line, &job.context) {
                     Ok(parsed) => keep_first(record(delta, &parsed, job, &spec.fixed), line),
                     Err(failure) => {
                         warn!(plugin = plugin.name(), line = preview(line), error = %failure, "Plugin failed on a line; counted invalid.");
@@ -185,6 +198,23 @@ fn parse_with(
     plugin
         .counters()
         .lines_done(delta.parsed - parsed_before, delta.invalid - invalid_before);
+}
+
+/// One line's [`call`], again on a fresh instance if it failed on one that
+/// had parsed lines before: what a plugin kept from earlier calls (a leak)
+/// must not cost a line it parses well alone.
+fn call_on_fresh_if_failed(
+    instances: &mut HashMap<usize, Cached>,
+    spec: &Arc<ParserSpec>,
+    line: &str,
+    context: &BatchContext,
+) -> Result<ParsedBatch, String> {
+    let used = instances.get(&spec.id).is_some_and(|cached| cached.batches > 0);
+    match call(instances, spec, line, 1, context) {
+        // The failed instance is gone: this call gets a new one.
+        Err(_) if used => call(instances, spec, line, 1, context),
+        result => result,
+    }
 }
 
 /// One call of `parse-batch` on this worker's instance of `spec` (a new one
@@ -228,9 +258,9 @@ fn call(
 }
 
 /// The start of a line, for the log.
-fn preview(line: &str) -> &str {
+fn preview(line: &str) -> String {
     let end = line.char_indices().nth(80).map_or(line.len(), |(at, _)| at);
-    &line[..end]
+    crate::plugin::shown(&line[..end], usize::MAX)
 }
 
 /// Counts a checked batch's outcomes into `delta`, and returns the index
@@ -240,10 +270,18 @@ fn preview(line: &str) -> &str {
 /// few), rather than hashing the names of every line.
 fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, job: &Job, fixed: &FixedNames) -> Option<(usize, &'a str)> {
     let mut first_invalid = None;
+    // A longer name is no name: it would be kept for good and sent by every
+    // `/stats`.
+    let too_long: Vec<bool> = parsed.names.iter().map(|name| name.len() > MAX_NAME_BYTES).collect();
+    let too_long = |index: Option<u32>| index.is_some_and(|index| too_long[index as usize]);
     let mut components: HashMap<(Option<u32>, Option<u32>), LevelCounts, IndexHash> = HashMap::default();
     let mut minutes: HashMap<(Option<u32>, i64), LevelCounts, IndexHash> = HashMap::default();
     for (at, outcome) in parsed.outcomes.iter().enumerate() {
         match outcome {
+            Outcome::Parsed(Entry { service, component, .. }) if too_long(*service) || too_long(*component) => {
+                delta.invalid += 1;
+                first_invalid.get_or_insert((at, NAME_TOO_LONG));
+            }
             Outcome::Parsed(Entry {
                 timestamp_ms,
                 level,
@@ -258,7 +296,7 @@ fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, job: &Job, fixed: &Fix
             }
             Outcome::Skipped => {}
             Outcome::Invalid(reason) => {
-                debug!(%reason, "Invalid line.");
+                debug!(reason = %crate::plugin::shown(reason, crate::plugin::MAX_SHOWN_BYTES), "Invalid line.");
                 delta.invalid += 1;
                 first_invalid.get_or_insert((at, reason.as_str()));
             }
@@ -285,6 +323,11 @@ fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, job: &Job, fixed: &Fix
     }
     first_invalid
 }
+
+/// Longest service or component name a plugin may give.
+pub const MAX_NAME_BYTES: usize = 256;
+
+const NAME_TOO_LONG: &str = "the plugin gave a service or component name longer than 256 bytes";
 
 /// Hashes the small integer keys of [`record`]'s tallies with one multiply
 /// per word (FxHash), several times cheaper than the default SipHash. A

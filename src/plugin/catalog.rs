@@ -110,27 +110,37 @@ impl Catalog {
     /// removed file's plugin goes, and a built-in it replaced comes back.
     pub fn rescan(&self, accept: &dyn Fn(&CompiledPlugin) -> Result<(), String>) {
         let _changing = self.changing.lock().expect("catalog lock poisoned");
-        let files = plugin_files(&self.dir);
+        let files = plugin_files(&self.dir, self.engine.limits.component_bytes);
         let current = self.plugins();
-        let mut refused = self.refused.lock().expect("catalog lock poisoned");
-        refused.retain(|name, _| files.iter().any(|(file, _, _)| file == name));
         // Listed once: what is on disk decides removals too.
         let on_disk: Vec<String> = files.iter().map(|(name, _, _)| name.clone()).collect();
-        let changed: Vec<_> = files
+        let changed: Vec<_> = {
+            let mut refused = self.refused.lock().expect("catalog lock poisoned");
+            refused.retain(|name, _| on_disk.contains(name));
+            files
+                .into_iter()
+                .filter(|(name, bytes, _)| {
+                    let sha256 = sha256_hex(bytes);
+                    let loaded = current.get(name).is_some_and(|plugin| plugin.sha256() == sha256);
+                    let already_refused = refused.get(name).is_some_and(|entry| entry.sha256 == sha256);
+                    !loaded && !already_refused
+                })
+                .collect()
+        };
+        // Compiled and checked (plugin code runs: describe, configure) with
+        // no lock held that `/plugins` or a lookup needs.
+        let checked: Vec<_> = compile_all(&self.engine, &changed)
             .into_iter()
-            .filter(|(name, bytes, _)| {
-                let sha256 = sha256_hex(bytes);
-                let loaded = current.get(name).is_some_and(|plugin| plugin.sha256() == sha256);
-                let already_refused = refused.get(name).is_some_and(|entry| entry.sha256 == sha256);
-                !loaded && !already_refused
+            .map(|(_, result)| {
+                result
+                    .map_err(|error| error.to_string())
+                    .and_then(|plugin| accept(&plugin).map(|()| plugin))
             })
             .collect();
+        let mut refused = self.refused.lock().expect("catalog lock poisoned");
         let mut swaps = Vec::new();
-        for ((name, bytes, source), (_, result)) in changed.iter().zip(compile_all(&self.engine, &changed)) {
+        for ((name, bytes, source), checked) in changed.iter().zip(checked) {
             let PluginSource::File(path) = source else { continue };
-            let checked = result
-                .map_err(|error| error.to_string())
-                .and_then(|plugin| accept(&plugin).map(|()| plugin));
             match checked {
                 Ok(plugin) => {
                     refused.remove(name);
@@ -300,12 +310,22 @@ fn plugin_paths(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// (name, bytes, source) of every `NAME.wasm` in `dir`, by name.
-fn plugin_files(dir: &Path) -> Vec<(String, Vec<u8>, PluginSource)> {
+fn plugin_files(dir: &Path, max_bytes: usize) -> Vec<(String, Vec<u8>, PluginSource)> {
+    // Read one byte past the cap, so that a larger file is refused for its
+    // size without being read whole.
+    let read = |path: &Path| -> std::io::Result<Vec<u8>> {
+        use std::io::Read as _;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(max_bytes as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
     plugin_paths(dir)
         .into_iter()
         .filter_map(|path| {
             let name = path.file_stem()?.to_str()?.to_owned();
-            match std::fs::read(&path) {
+            match read(&path) {
                 Ok(bytes) => Some((name, bytes, PluginSource::File(path))),
                 Err(error) => {
                     error!(path = %path.display(), error = %error, "Cannot read plugin file.");

@@ -132,7 +132,7 @@ impl From<WitLevel> for crate::model::Level {
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     /// The bytes are not a component that implements the contract.
-    #[error("plugin {name} is not a valid parser component: {reason:#}")]
+    #[error("plugin {name} is not a valid parser component: {}", error_text(reason))]
     Invalid {
         /// The plugin's name.
         name: String,
@@ -156,13 +156,53 @@ pub enum PluginError {
         limit: Duration,
     },
     /// A call trapped (a panic, a bad access, the memory cap).
-    #[error("plugin {name} failed: {reason:#}")]
+    #[error("plugin {name} failed: {}", error_text(reason))]
     Call {
         /// The plugin's name.
         name: String,
         /// The trap or error.
         reason: anyhow::Error,
     },
+}
+
+/// Most of a plugin's own text (an error, a reason) shown in logs and the API.
+pub const MAX_SHOWN_BYTES: usize = 512;
+
+/// Most bytes of the version `describe` may give.
+const MAX_VERSION_BYTES: usize = 64;
+
+/// `text` from a plugin, made safe to show: control characters escaped (a
+/// newline cannot forge a log line), at most `max_bytes` (cut with `…`).
+pub fn shown(text: &str, max_bytes: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let before = out.len();
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        if out.len() > max_bytes {
+            out.truncate(before);
+            out.push('…');
+            break;
+        }
+    }
+    out
+}
+
+/// An error of a plugin call on one line: its chain without wasm
+/// backtraces (many lines, of no use to the service's users), shown safely.
+fn error_text(error: &anyhow::Error) -> String {
+    let parts: Vec<String> = error
+        .chain()
+        .map(|cause| match cause.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => "it ran past its time limit (plugins.call_timeout_ms)".to_owned(),
+            _ => cause.to_string(),
+        })
+        .filter(|text| !text.starts_with("error while executing at wasm backtrace"))
+        .collect();
+    shown(&parts.join(": "), MAX_SHOWN_BYTES)
 }
 
 /// Sandbox limits applied to every instance.
@@ -172,6 +212,11 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Longest one call may run.
     pub call_timeout: Duration,
+    /// Longest the calls for one batch may take together.
+    pub batch_timeout: Duration,
+    /// Largest component compiled (compilation takes time and memory in
+    /// proportion).
+    pub component_bytes: usize,
 }
 
 /// The engine shared by every plugin, with the host side of the contract.
@@ -209,6 +254,7 @@ impl PluginEngine {
         // Rust guests import WASI even when they use none of it; link it with
         // an empty context (see sandbox.rs).
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        sandbox::forbid_waiting(&mut linker)?;
         let weak = engine.weak();
         std::thread::Builder::new().name("plugin-epoch".into()).spawn(move || {
             // Stops when the last Engine handle is gone.
@@ -233,6 +279,13 @@ impl PluginEngine {
             name: name.to_owned(),
             reason: reason.into(),
         };
+        // The built-in ones ship in the binary: only others are capped.
+        if source != PluginSource::Builtin && bytes.len() > self.limits.component_bytes {
+            return Err(invalid(wasmtime::Error::msg(format!(
+                "the component is larger than plugins.max_upload_bytes ({} bytes)",
+                self.limits.component_bytes
+            ))));
+        }
         // wasmtime's message for these dumps header bytes; say what they mean.
         match bytes.get(..8) {
             Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
@@ -291,6 +344,13 @@ impl PluginEngine {
                 .map(|info| info.version),
         };
         plugin.version = version.map_err(|reason| invalid(reason.context("describe failed")))?;
+        if plugin.version.len() > MAX_VERSION_BYTES || plugin.version.chars().any(char::is_control) {
+            return Err(invalid(wasmtime::Error::msg(format!(
+                "describe gave a version of {} bytes ({}): at most {MAX_VERSION_BYTES}, with no control characters",
+                plugin.version.len(),
+                shown(&plugin.version, 40)
+            ))));
+        }
         Ok(plugin)
     }
 }
@@ -304,6 +364,25 @@ pub enum PluginSource {
     File(std::path::PathBuf),
     /// Uploaded with `PUT /plugins/{name}` (and kept as this file).
     Upload(std::path::PathBuf),
+}
+
+/// Runs `f`, which runs plugin code, on a thread of its own: never on an
+/// async runtime's thread (WASI's host functions start a runtime of their
+/// own, which panics there), and a panic in host code becomes an error
+/// rather than a crash or a poisoned lock. Blocks until `f` is done, which
+/// a plugin call's deadline bounds.
+pub fn isolated<R: Send>(f: impl FnOnce() -> anyhow::Result<R> + Send) -> anyhow::Result<R> {
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(anyhow::anyhow!("the host failed while running the plugin: {what}"))
+        }
+    })
 }
 
 /// The SHA-256 of `bytes`, in hex.
@@ -368,6 +447,16 @@ impl PluginCounters {
         self.lines_invalid.fetch_add(invalid, Ordering::Relaxed);
     }
 
+    /// Marks the plugin degraded now (a batch took all its time).
+    pub fn degrade(&self, plugin: &str) {
+        if self.failed_in_a_row.swap(DEGRADED_AFTER, Ordering::Relaxed) < DEGRADED_AFTER {
+            tracing::error!(
+                plugin,
+                "Plugin is degraded: a batch took longer than plugins.batch_timeout_ms."
+            );
+        }
+    }
+
     /// True while the plugin's recent batches all fail.
     pub fn degraded(&self) -> bool {
         self.failed_in_a_row.load(Ordering::Relaxed) >= DEGRADED_AFTER
@@ -426,6 +515,11 @@ impl CompiledPlugin {
         &self.counters
     }
 
+    /// The limits its instances run under.
+    pub fn limits(&self) -> Limits {
+        self.engine.limits
+    }
+
     /// A new instance configured with `settings`.
     pub fn instantiate(&self, settings: &[(String, String)]) -> Result<PluginInstance, PluginError> {
         let mut instance = self.instantiate_unconfigured()?;
@@ -435,7 +529,7 @@ impl CompiledPlugin {
         })?;
         result.map_err(|reason| PluginError::Settings {
             name: self.name.clone(),
-            reason,
+            reason: shown(&reason, MAX_SHOWN_BYTES),
         })?;
         Ok(instance)
     }

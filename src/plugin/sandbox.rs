@@ -1,17 +1,18 @@
-//! The store state of a plugin instance: WASI with no capabilities, and
-//! resource limits.
+//! The store state of a plugin instance: WASI with no capabilities and no
+//! way to wait, and limits on the whole instance.
 
 use std::time::Duration;
 
-use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::ResourceLimiter;
+use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
+use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limits: InstanceLimits,
 }
 
 impl HostState {
@@ -25,16 +26,13 @@ impl HostState {
             .allow_ip_name_lookup(false)
             .wall_clock(FrozenClock)
             .monotonic_clock(FrozenClock)
-            .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(memory_bytes)
-            .instances(16)
-            .trap_on_grow_failure(true)
+            // Random bytes are made in host memory, outside the cap.
+            .max_random_size(MAX_RANDOM_BYTES)
             .build();
         HostState {
             wasi,
             table: ResourceTable::new(),
-            limits,
+            limits: InstanceLimits::new(memory_bytes),
         }
     }
 }
@@ -45,6 +43,101 @@ impl WasiView for HostState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// Most random bytes one WASI call may ask for (Rust's std asks for 16).
+const MAX_RANDOM_BYTES: u64 = 64 << 10;
+
+/// The version of the WASI interfaces wasmtime-wasi links; a component
+/// importing any 0.2.x version is linked to these.
+const WASI_VERSION: &str = "0.2.12";
+
+/// Replaces the WASI functions that make a pollable out of time with ones
+/// that trap. Blocking on such a pollable sleeps in host code, where the
+/// epoch deadline cannot stop it; with these gone, no pollable a plugin can
+/// make ever waits (its streams are closed or sinks, it has no sockets).
+pub fn forbid_waiting(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(&format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"))?;
+    for name in ["subscribe-duration", "subscribe-instant"] {
+        clock.func_wrap(name, |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+            Err(wasmtime::Error::msg(
+                "the plugin tried to wait (wasi:clocks/monotonic-clock subscribe): parsers may not sleep or wait",
+            ))
+        })?;
+    }
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// Limits on one instance as a whole: the memory cap counts every linear
+/// memory of the component together, and tables are bounded too (a
+/// component can hold many memories and tables; a cap per memory would let
+/// it multiply the cap).
+#[derive(Debug)]
+pub struct InstanceLimits {
+    memory_cap: usize,
+    memory_bytes: usize,
+    table_elements: usize,
+}
+
+/// Table elements (function references: 8 to 16 bytes of host memory each)
+/// all tables of one instance may hold. A Rust plugin's table holds a few
+/// thousand.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+/// Core instances, memories and tables one component may make. The
+/// default plugins make 2 instances, 1 memory and 1 table.
+const MAX_INSTANCES: usize = 16;
+const MAX_MEMORIES: usize = 4;
+const MAX_TABLES: usize = 16;
+
+impl InstanceLimits {
+    pub fn new(memory_cap: usize) -> InstanceLimits {
+        InstanceLimits {
+            memory_cap,
+            memory_bytes: 0,
+            table_elements: 0,
+        }
+    }
+}
+
+impl ResourceLimiter for InstanceLimits {
+    // An error (rather than `false`) traps at once, with the reason.
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.memory_bytes - current.min(self.memory_bytes) + desired;
+        if total > self.memory_cap {
+            return Err(wasmtime::Error::msg(format!(
+                "the plugin's memory would grow past its cap of {} MiB (plugins.memory_limit_mib)",
+                self.memory_cap >> 20
+            )));
+        }
+        self.memory_bytes = total;
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.table_elements - current.min(self.table_elements) + desired;
+        if total > MAX_TABLE_ELEMENTS {
+            return Err(wasmtime::Error::msg(format!(
+                "the plugin's tables would grow past {MAX_TABLE_ELEMENTS} elements"
+            )));
+        }
+        self.table_elements = total;
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
     }
 }
 
@@ -66,5 +159,32 @@ impl HostMonotonicClock for FrozenClock {
     }
     fn now(&self) -> u64 {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn the_memory_cap_counts_every_memory_together() {
+        let mut limits = InstanceLimits::new(64 * MIB);
+        // Two memories of 30 MiB fit; a third grown by 8 MiB does not.
+        assert!(limits.memory_growing(0, 30 * MIB, None).unwrap());
+        assert!(limits.memory_growing(0, 30 * MIB, None).unwrap());
+        assert!(limits.memory_growing(0, 8 * MIB, None).is_err());
+        // Growing one of them counts only the growth.
+        assert!(limits.memory_growing(30 * MIB, 34 * MIB, None).unwrap());
+        assert!(limits.memory_growing(34 * MIB, 35 * MIB, None).is_err());
+    }
+
+    #[test]
+    fn tables_are_bounded_together() {
+        let mut limits = InstanceLimits::new(64 * MIB);
+        assert!(limits.table_growing(0, MAX_TABLE_ELEMENTS / 2, None).unwrap());
+        assert!(limits.table_growing(0, MAX_TABLE_ELEMENTS / 2, None).unwrap());
+        assert!(limits.table_growing(0, 1, None).is_err());
     }
 }

@@ -1,9 +1,10 @@
 //! A hostile plugin (tests/fixtures/hostile, built from source) loops, eats
-//! memory, panics and breaks the contract (outcome counts, name indexes):
+//! memory, panics, sleeps through WASI and breaks the contract (outcome
+//! counts, name indexes):
 //! only the lines it fails on are counted invalid, every other line is
 //! counted, and the service stays up.
 
-use crate::helpers::{App, Dirs, build_component};
+use crate::helpers::{App, Dirs, build_component, wait_for};
 use crate::truth::{Truth, json_lines};
 
 /// `before` good lines, `bad`, `after` good lines, tallied in `truth`.
@@ -43,7 +44,7 @@ fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     // One misbehaviour per file: each file is one batch with one bad line.
     let mut truth = Truth::default();
     let mut files = Vec::new();
-    for bad in ["LOOP", "BOMB", "PANIC", "EXTRA", "BADNAME"] {
+    for bad in ["LOOP", "BOMB", "PANIC", "EXTRA", "BADNAME", "SLEEP"] {
         let file = dirs.watched(&format!("{}.hostile", bad.to_lowercase()));
         std::fs::write(&file, hostile_file(bad, 20, 60, &mut truth)).unwrap();
         files.push(file);
@@ -60,14 +61,15 @@ fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     }
     assert_eq!(app.stats(), truth.stats());
 
-    // Each bad line failed twice: in its batch, then alone.
+    // Each bad line failed three times: in its batch, alone on the
+    // instance that had parsed the lines before it, alone on a fresh one.
     let hostile = plugin(&app, "hostile");
     assert_eq!(hostile["version"], "6.6.6");
     assert_eq!(
         hostile["counters"],
         serde_json::json!({
-            "batches": 5, "lines_parsed": 400, "lines_invalid": 5,
-            "traps": 4, "timeouts": 2, "wrong_outcome_counts": 4,
+            "batches": 6, "lines_parsed": 480, "lines_invalid": 6,
+            "traps": 9, "timeouts": 3, "wrong_outcome_counts": 6,
         })
     );
     assert_eq!(hostile["degraded"], true, "every batch failed");
@@ -78,7 +80,7 @@ fn a_hostile_plugin_costs_only_the_lines_it_fails_on() {
     assert_eq!(app.wait_until_read(&clean), truth.stats());
     let hostile = plugin(&app, "hostile");
     assert_eq!(hostile["degraded"], false);
-    assert_eq!(hostile["counters"]["batches"], 6);
+    assert_eq!(hostile["counters"]["batches"], 7);
 }
 
 /// `name`'s entry in `/plugins`.
@@ -90,4 +92,178 @@ pub fn plugin(app: &App, name: &str) -> serde_json::Value {
         .iter()
         .find(|plugin| plugin["name"] == name);
     found.unwrap_or_else(|| panic!("no plugin {name} in {plugins}")).clone()
+}
+
+/// The hostile plugin, built with `env`, as `hostile.wasm` in a new plugin
+/// dir, and a config routing `*.hostile` to it.
+fn hostile_setup(env: &[(&str, &str)], plugins: &str) -> (Dirs, std::path::PathBuf) {
+    let dirs = Dirs::new();
+    build_component(
+        "tests/fixtures/hostile",
+        "hostile",
+        env,
+        &dirs.plugin_dir().join("hostile.wasm"),
+    );
+    let config = dirs.root.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!("plugins:\n{plugins}routes:\n  - {{glob: \"*.hostile\", parser: hostile}}\n  - {{glob: \"*.jsonl\", parser: json}}\n"),
+    )
+    .unwrap();
+    (dirs, config)
+}
+
+#[test]
+fn what_a_plugin_keeps_between_calls_costs_no_line_and_overlong_names_are_invalid() {
+    // Each LEAK line keeps 1 MiB: a 40-line batch traps at the 16 MiB cap,
+    // and so does every instance some lines later.
+    let (dirs, config) = hostile_setup(&[], "  memory_limit_mib: 16\n");
+    let mut truth = Truth::default();
+    let mut text = String::new();
+    for i in 0..40 {
+        text.push_str("LEAK\n");
+        truth.parsed("leak", "leak", "INFO", 1_735_732_800_000);
+        if i == 20 {
+            text.push_str("LONGNAME\n");
+            truth.invalid();
+        }
+    }
+    let file = dirs.watched("leak.hostile");
+    std::fs::write(&file, text).unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    assert_eq!(app.wait_until_read(&file), truth.stats());
+    assert!(plugin(&app, "hostile")["counters"]["traps"].as_u64().unwrap() >= 2);
+}
+
+#[test]
+fn a_batch_gets_a_bounded_time_then_its_other_lines_are_invalid_and_the_plugin_degraded() {
+    let (dirs, config) = hostile_setup(&[], "  call_timeout_ms: 100\n  batch_timeout_ms: 500\n");
+    // 20 loops of 100 ms each alone: the batch's 500 ms end among them, and
+    // the good lines after them are cut off too.
+    let mut truth = Truth::default();
+    let mut text = "LOOP\n".repeat(20);
+    for _ in 0..20 {
+        truth.invalid();
+    }
+    for _ in 0..10 {
+        text.push_str("INFO inventory worker\n");
+        truth.invalid();
+    }
+    let file = dirs.watched("loops.hostile");
+    std::fs::write(&file, text).unwrap();
+    let json = dirs.watched("other.jsonl");
+    truth.unnamed = Some("other");
+    std::fs::write(&json, json_lines(300, 3, &mut truth)).unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    app.wait_until_read(&file);
+    assert_eq!(app.wait_until_read(&json), truth.stats());
+    let hostile = plugin(&app, "hostile");
+    assert_eq!(hostile["degraded"], true);
+    let timeouts = hostile["counters"]["timeouts"].as_u64().unwrap();
+    assert!(
+        (2..=10).contains(&timeouts),
+        "{timeouts} calls of 100 ms in a 500 ms budget"
+    );
+    app.wait_for_log(&["batch_timeout_ms", "remaining lines are counted invalid"]);
+}
+
+#[test]
+fn a_plugin_whose_configure_panics_fails_its_requests_only() {
+    // Its `configure` panics (writing to stderr through WASI on the way).
+    let (dirs, config) = hostile_setup(&[("FIXTURE_CONFIGURE", "panic")], "  call_timeout_ms: 500\n");
+    std::fs::write(&config, "plugins:\n  call_timeout_ms: 500\n").unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    for _ in 0..3 {
+        let (status, body) = app.post("/ingest?parser=hostile", b"INFO a b\n");
+        assert_eq!(status, 400, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("unreachable"), "{body}");
+        // The lock the choice was made under is not poisoned.
+        let (status, body) = app.post("/ingest?parser=json", b"{\"level\":\"INFO\",\"service\":\"s\"}\n");
+        assert_eq!((status, &body["accepted"]), (200, &serde_json::json!(1)), "{body}");
+    }
+    assert_eq!(app.get("/healthz").0, 200);
+}
+
+#[test]
+fn hostile_describes_are_refused_with_a_reason_and_the_service_answers_meanwhile() {
+    let dirs = Dirs::new();
+    let plugin_dir = dirs.plugin_dir();
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    let config = dirs.root.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "plugins:\n  call_timeout_ms: 300\n  max_upload_bytes: 4000000\n",
+    )
+    .unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    let expected = [
+        ("loop", "ran past its time limit"),
+        ("panic", "unreachable"),
+        ("sleep", "tried to wait"),
+        ("long-version", "a version of 10485760 bytes"),
+    ];
+    for (misbehaviour, _) in expected {
+        let to = plugin_dir.join(format!("{misbehaviour}.wasm"));
+        build_component(
+            "tests/fixtures/hostile",
+            "hostile",
+            &[("FIXTURE_DESCRIBE", misbehaviour)],
+            &to,
+        );
+    }
+    std::fs::write(plugin_dir.join("huge.wasm"), vec![0u8; 4_000_001]).unwrap();
+    let refused = wait_for("every hostile plugin refused", || {
+        assert_eq!(app.get("/healthz").0, 200);
+        let (_, plugins) = app.get("/plugins");
+        let refused = plugins["refused"].as_array().unwrap().clone();
+        (refused.len() == 5).then_some(refused)
+    });
+    let reason = |name: &str| {
+        let entry = refused.iter().find(|entry| entry["name"] == name).unwrap();
+        entry["reason"].as_str().unwrap().to_owned()
+    };
+    for (misbehaviour, why) in expected {
+        let reason = reason(misbehaviour);
+        assert!(reason.contains(why), "{misbehaviour}: {reason}");
+        assert!(
+            reason.len() < 1000 && !reason.contains('\n'),
+            "{misbehaviour}: {reason}"
+        );
+    }
+    assert!(
+        reason("huge").contains("larger than plugins.max_upload_bytes"),
+        "{}",
+        reason("huge")
+    );
+    // `plugin check` says the same, and exits 1.
+    for (misbehaviour, why) in expected {
+        let output = crate::helpers::logproc()
+            .args(["plugin", "check"])
+            .arg(plugin_dir.join(format!("{misbehaviour}.wasm")))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{misbehaviour}: {stderr}");
+        assert!(
+            stderr.contains(why) && !stderr.contains("panicked"),
+            "{misbehaviour}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn sigterm_ends_the_service_in_time_while_a_plugin_loops() {
+    let (dirs, config) = hostile_setup(&[], "  call_timeout_ms: 1000\n  batch_timeout_ms: 600000\n");
+    let config_text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("server:\n  shutdown_timeout_ms: 1000\n{config_text}")).unwrap();
+    // 100 loops: about 100 s of calls.
+    let file = dirs.watched("loops.hostile");
+    std::fs::write(&file, "LOOP\n".repeat(100)).unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    app.wait_for_log(&["Plugin failed on a batch"]);
+    let started = std::time::Instant::now();
+    let status = app.terminate();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "SIGTERM took {took:?}");
+    assert!(!status.success(), "the shutdown did not finish in time: {status}");
 }
