@@ -103,6 +103,8 @@ pub struct PluginSettings {
     pub call_timeout_ms: u64,
     /// Longest the calls for one batch may take together.
     pub batch_timeout_ms: u64,
+    /// Longest a plugin's compilation and check may take.
+    pub compile_timeout_ms: u64,
     /// Keep compiled plugins on disk, so each is compiled once.
     pub compile_cache: bool,
     /// Where; unset, the user's cache directory.
@@ -479,6 +481,7 @@ impl Settings {
             ("plugins.memory_limit_mib", self.plugins.memory_limit_mib as u64),
             ("plugins.call_timeout_ms", self.plugins.call_timeout_ms),
             ("plugins.batch_timeout_ms", self.plugins.batch_timeout_ms),
+            ("plugins.compile_timeout_ms", self.plugins.compile_timeout_ms),
             ("storage.commit_interval_ms", self.storage.commit_interval_ms),
             ("storage.cache_mib", self.storage.cache_mib),
             ("watch.poll_interval_ms", self.watch.poll_interval_ms),
@@ -560,6 +563,7 @@ impl Settings {
             call_timeout: Duration::from_millis(self.plugins.call_timeout_ms),
             batch_timeout: Duration::from_millis(self.plugins.batch_timeout_ms),
             component_bytes: self.plugins.max_upload_bytes,
+            compile_timeout: Duration::from_millis(self.plugins.compile_timeout_ms),
         }
     }
 }

@@ -217,6 +217,8 @@ pub struct Limits {
     /// Largest component compiled (compilation takes time and memory in
     /// proportion).
     pub component_bytes: usize,
+    /// Longest a component's compilation and check may take.
+    pub compile_timeout: Duration,
 }
 
 /// The engine shared by every plugin, with the host side of the contract.
@@ -272,9 +274,41 @@ impl PluginEngine {
         })
     }
 
+    /// Compiles `bytes` and checks them against the contract (see
+    /// [`PluginEngine::compile_now`]) on a thread of its own, given up
+    /// after `plugins.compile_timeout_ms` for any but the built-in plugins.
+    /// Cranelift cannot be stopped: the thread is left to finish and its
+    /// result dropped.
+    pub fn compile(&self, name: &str, bytes: &[u8], source: PluginSource) -> Result<CompiledPlugin, PluginError> {
+        let timeout = match source {
+            PluginSource::Builtin => Duration::MAX,
+            _ => self.limits.compile_timeout,
+        };
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        let (engine, owned_name, owned_bytes) = (self.clone(), name.to_owned(), bytes.to_vec());
+        let invalid = |reason: String| PluginError::Invalid {
+            name: name.to_owned(),
+            reason: anyhow::anyhow!(reason),
+        };
+        std::thread::Builder::new()
+            .name("plugin-compile".into())
+            .spawn(move || {
+                let _ = done.send(engine.compile_now(&owned_name, &owned_bytes, source));
+            })
+            .map_err(|error| invalid(format!("cannot start a thread to compile it: {error}")))?;
+        match result.recv_timeout(timeout) {
+            Ok(compiled) => compiled,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(invalid(format!(
+                "compiling it took longer than plugins.compile_timeout_ms ({} ms)",
+                timeout.as_millis()
+            ))),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(invalid("the compiler failed on it".into())),
+        }
+    }
+
     /// Compiles `bytes` and checks them against the contract: the component
     /// must link, export `parser`, and describe itself.
-    pub fn compile(&self, name: &str, bytes: &[u8], source: PluginSource) -> Result<CompiledPlugin, PluginError> {
+    fn compile_now(&self, name: &str, bytes: &[u8], source: PluginSource) -> Result<CompiledPlugin, PluginError> {
         let invalid = |reason: wasmtime::Error| PluginError::Invalid {
             name: name.to_owned(),
             reason: reason.into(),

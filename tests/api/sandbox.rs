@@ -267,3 +267,25 @@ fn sigterm_ends_the_service_in_time_while_a_plugin_loops() {
     assert!(took < std::time::Duration::from_secs(10), "SIGTERM took {took:?}");
     assert!(!status.success(), "the shutdown did not finish in time: {status}");
 }
+
+#[test]
+fn a_plugin_that_takes_too_long_to_compile_is_refused() {
+    let (dirs, config) = hostile_setup(&[], "  compile_timeout_ms: 1\n  compile_cache: false\n");
+    // No route may name it: it is refused.
+    std::fs::write(&config, "plugins:\n  compile_timeout_ms: 1\n  compile_cache: false\n").unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    let refused = wait_for("the plugin refused", || {
+        let (_, plugins) = app.get("/plugins");
+        plugins["refused"].as_array().unwrap().first().cloned()
+    });
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("longer than plugins.compile_timeout_ms (1 ms)"),
+        "{refused}"
+    );
+    // The built-in plugins are not held to it.
+    let (status, body) = app.post("/ingest?parser=json", b"{\"level\":\"INFO\",\"service\":\"s\"}\n");
+    assert_eq!((status, &body["accepted"]), (200, &serde_json::json!(1)), "{body}");
+}
