@@ -188,3 +188,50 @@ mod tests {
         assert!(limits.table_growing(0, 1, None).is_err());
     }
 }
+
+/// Real components (written in the text format), instantiated in a real
+/// store with these limits: what the Rust toolchain cannot build.
+#[cfg(test)]
+mod component_tests {
+    use wasmtime::component::{Component, Linker};
+    use wasmtime::{Engine, Store};
+
+    use super::HostState;
+
+    /// Instantiates a component of `copies` core instances of `module`,
+    /// under a 64 MiB cap.
+    fn instantiate(module: &str, copies: usize) -> wasmtime::Result<()> {
+        let instances: String = (0..copies).map(|_| "(core instance (instantiate $m))\n").collect();
+        let text = format!("(component (core module $m {module})\n{instances})");
+        let engine = Engine::default();
+        let component = Component::from_binary(&engine, &wat::parse_str(text)?)?;
+        let mut store = Store::new(&engine, HostState::new(64 << 20));
+        store.limiter(|state| &mut state.limits);
+        Linker::new(&engine).instantiate(&mut store, &component).map(|_| ())
+    }
+
+    #[test]
+    fn a_component_of_many_memories_gets_one_cap() {
+        // 30 MiB each (480 pages of 64 KiB): two fit under 64 MiB, three do not.
+        let memory = "(memory 480)";
+        instantiate(memory, 2).unwrap();
+        let error = instantiate(memory, 3).unwrap_err();
+        assert!(format!("{error:#}").contains("past its cap of 64 MiB"), "{error:#}");
+        // Several memories in one module count together too.
+        instantiate("(memory 480) (memory 480)", 1).unwrap();
+        assert!(instantiate("(memory 480) (memory 480) (memory 480)", 1).is_err());
+    }
+
+    #[test]
+    fn a_component_of_big_tables_is_refused() {
+        let table = "(table 600000 funcref)";
+        instantiate(table, 1).unwrap();
+        let error = instantiate(table, 2).unwrap_err();
+        assert!(format!("{error:#}").contains("past 1048576 elements"), "{error:#}");
+        // Growing one at run time counts as well.
+        let grows =
+            "(table 10 funcref) (func $grow (drop (table.grow 0 (ref.null func) (i32.const 2000000)))) (start $grow)";
+        let grown = instantiate(grows, 1);
+        assert!(grown.is_err(), "a table grown to 2M elements");
+    }
+}
