@@ -255,7 +255,13 @@ fn hostile_describes_are_refused_with_a_reason_and_the_service_answers_meanwhile
 fn sigterm_ends_the_service_in_time_while_a_plugin_loops() {
     let (dirs, config) = hostile_setup(&[], "  call_timeout_ms: 1000\n  batch_timeout_ms: 600000\n");
     let config_text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("server:\n  shutdown_timeout_ms: 1000\n{config_text}")).unwrap();
+    // One line a batch and a queue of one: the file's reader waits on the
+    // full queue too.
+    std::fs::write(
+        &config,
+        format!("server:\n  shutdown_timeout_ms: 1000\npipeline:\n  batch_lines: 1\n  queue_batches: 1\n  workers: 1\n{config_text}"),
+    )
+    .unwrap();
     // 100 loops: about 100 s of calls.
     let file = dirs.watched("loops.hostile");
     std::fs::write(&file, "LOOP\n".repeat(100)).unwrap();
