@@ -205,7 +205,7 @@ fn error_text(error: &anyhow::Error) -> String {
     shown(&parts.join(": "), MAX_SHOWN_BYTES)
 }
 
-/// Sandbox limits applied to every instance.
+/// Limits on plugins: on each instance and call, and on what is compiled.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Most linear memory one instance may have.

@@ -94,9 +94,12 @@ pub fn plugin(app: &App, name: &str) -> serde_json::Value {
     found.unwrap_or_else(|| panic!("no plugin {name} in {plugins}")).clone()
 }
 
+/// Routes `*.hostile` to the hostile plugin, `*.jsonl` to json.
+const ROUTES: &str = "routes:\n  - {glob: \"*.hostile\", parser: hostile}\n  - {glob: \"*.jsonl\", parser: json}\n";
+
 /// The hostile plugin, built with `env`, as `hostile.wasm` in a new plugin
-/// dir, and a config routing `*.hostile` to it.
-fn hostile_setup(env: &[(&str, &str)], plugins: &str) -> (Dirs, std::path::PathBuf) {
+/// dir, and a config file of `config`.
+fn hostile_setup(env: &[(&str, &str)], config: &str) -> (Dirs, std::path::PathBuf) {
     let dirs = Dirs::new();
     build_component(
         "tests/fixtures/hostile",
@@ -104,20 +107,16 @@ fn hostile_setup(env: &[(&str, &str)], plugins: &str) -> (Dirs, std::path::PathB
         env,
         &dirs.plugin_dir().join("hostile.wasm"),
     );
-    let config = dirs.root.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!("plugins:\n{plugins}routes:\n  - {{glob: \"*.hostile\", parser: hostile}}\n  - {{glob: \"*.jsonl\", parser: json}}\n"),
-    )
-    .unwrap();
-    (dirs, config)
+    let path = dirs.root.path().join("config.yaml");
+    std::fs::write(&path, config).unwrap();
+    (dirs, path)
 }
 
 #[test]
 fn what_a_plugin_keeps_between_calls_costs_no_line_and_overlong_names_are_invalid() {
     // Each LEAK line keeps 1 MiB: a 40-line batch traps at the 16 MiB cap,
     // and so does every instance some lines later.
-    let (dirs, config) = hostile_setup(&[], "  memory_limit_mib: 16\n");
+    let (dirs, config) = hostile_setup(&[], &format!("plugins:\n  memory_limit_mib: 16\n{ROUTES}"));
     let mut truth = Truth::default();
     let mut text = String::new();
     for i in 0..40 {
@@ -137,7 +136,10 @@ fn what_a_plugin_keeps_between_calls_costs_no_line_and_overlong_names_are_invali
 
 #[test]
 fn a_batch_gets_a_bounded_time_then_its_other_lines_are_invalid_and_the_plugin_degraded() {
-    let (dirs, config) = hostile_setup(&[], "  call_timeout_ms: 100\n  batch_timeout_ms: 500\n");
+    let (dirs, config) = hostile_setup(
+        &[],
+        &format!("plugins:\n  call_timeout_ms: 100\n  batch_timeout_ms: 500\n{ROUTES}"),
+    );
     // 20 loops of 100 ms each alone: the batch's 500 ms end among them, and
     // the good lines after them are cut off too.
     let mut truth = Truth::default();
@@ -170,8 +172,8 @@ fn a_batch_gets_a_bounded_time_then_its_other_lines_are_invalid_and_the_plugin_d
 #[test]
 fn a_plugin_whose_configure_panics_fails_its_requests_only() {
     // Its `configure` panics (writing to stderr through WASI on the way).
-    let (dirs, config) = hostile_setup(&[("FIXTURE_CONFIGURE", "panic")], "  call_timeout_ms: 500\n");
-    std::fs::write(&config, "plugins:\n  call_timeout_ms: 500\n").unwrap();
+    // No route may name it: the service would not start.
+    let (dirs, config) = hostile_setup(&[("FIXTURE_CONFIGURE", "panic")], "plugins:\n  call_timeout_ms: 500\n");
     let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
     for _ in 0..3 {
         let (status, body) = app.post("/ingest?parser=hostile", b"INFO a b\n");
@@ -253,15 +255,15 @@ fn hostile_describes_are_refused_with_a_reason_and_the_service_answers_meanwhile
 
 #[test]
 fn sigterm_ends_the_service_in_time_while_a_plugin_loops() {
-    let (dirs, config) = hostile_setup(&[], "  call_timeout_ms: 1000\n  batch_timeout_ms: 600000\n");
-    let config_text = std::fs::read_to_string(&config).unwrap();
     // One line a batch and a queue of one: the file's reader waits on the
     // full queue too.
-    std::fs::write(
-        &config,
-        format!("server:\n  shutdown_timeout_ms: 1000\npipeline:\n  batch_lines: 1\n  queue_batches: 1\n  workers: 1\n{config_text}"),
-    )
-    .unwrap();
+    let (dirs, config) = hostile_setup(
+        &[],
+        &format!(
+            "server:\n  shutdown_timeout_ms: 1000\npipeline:\n  batch_lines: 1\n  queue_batches: 1\n  workers: 1\n\
+             plugins:\n  call_timeout_ms: 1000\n  batch_timeout_ms: 600000\n{ROUTES}"
+        ),
+    );
     // 100 loops: about 100 s of calls.
     let file = dirs.watched("loops.hostile");
     std::fs::write(&file, "LOOP\n".repeat(100)).unwrap();
@@ -276,9 +278,8 @@ fn sigterm_ends_the_service_in_time_while_a_plugin_loops() {
 
 #[test]
 fn a_plugin_that_takes_too_long_to_compile_is_refused() {
-    let (dirs, config) = hostile_setup(&[], "  compile_timeout_ms: 1\n  compile_cache: false\n");
-    // No route may name it: it is refused.
-    std::fs::write(&config, "plugins:\n  compile_timeout_ms: 1\n  compile_cache: false\n").unwrap();
+    // No route names it: it is refused, not a reason not to start.
+    let (dirs, config) = hostile_setup(&[], "plugins:\n  compile_timeout_ms: 1\n  compile_cache: false\n");
     let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
     let refused = wait_for("the plugin refused", || {
         let (_, plugins) = app.get("/plugins");
