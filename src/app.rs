@@ -32,7 +32,11 @@ pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Arc<Parsers>> {
         settings.plugin_cache(),
         settings.plugins.dir.clone(),
     );
-    let catalog = tokio::task::spawn_blocking(move || Catalog::load(PluginEngine::new(limits, cache)?, &dir)).await??;
+    let exe = std::env::current_exe()?;
+    let catalog = tokio::task::spawn_blocking(move || {
+        Catalog::load(PluginEngine::new(limits, cache)?.compile_in_processes(exe), &dir)
+    })
+    .await??;
     release_free_memory();
     Ok(Arc::new(Parsers::new(Arc::new(catalog))))
 }

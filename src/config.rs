@@ -105,6 +105,9 @@ pub struct PluginSettings {
     pub batch_timeout_ms: u64,
     /// Longest a plugin's compilation and check may take.
     pub compile_timeout_ms: u64,
+    /// Most memory compiling one plugin may use, in MiB (the compiler runs
+    /// in a process of its own).
+    pub compile_memory_mib: usize,
     /// Keep compiled plugins on disk, so each is compiled once.
     pub compile_cache: bool,
     /// Where; unset, the user's cache directory.
@@ -482,6 +485,7 @@ impl Settings {
             ("plugins.call_timeout_ms", self.plugins.call_timeout_ms),
             ("plugins.batch_timeout_ms", self.plugins.batch_timeout_ms),
             ("plugins.compile_timeout_ms", self.plugins.compile_timeout_ms),
+            ("plugins.compile_memory_mib", self.plugins.compile_memory_mib as u64),
             ("storage.commit_interval_ms", self.storage.commit_interval_ms),
             ("storage.cache_mib", self.storage.cache_mib),
             ("watch.poll_interval_ms", self.watch.poll_interval_ms),
@@ -564,6 +568,7 @@ impl Settings {
             batch_timeout: Duration::from_millis(self.plugins.batch_timeout_ms),
             component_bytes: self.plugins.max_upload_bytes,
             compile_timeout: Duration::from_millis(self.plugins.compile_timeout_ms),
+            compile_memory_bytes: self.plugins.compile_memory_mib << 20,
         }
     }
 }

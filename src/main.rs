@@ -10,6 +10,12 @@ use logproc::cli::{Cli, Command, Format, PluginCommand};
 use logproc::config::{Overrides, Settings};
 
 fn main() -> ExitCode {
+    // A child compiling one plugin for the service (see plugin/compiler.rs):
+    // no command line, no runtime, no logging.
+    let mut args = std::env::args();
+    if args.nth(1).as_deref() == Some(logproc::plugin::compiler::CHILD_ARG) {
+        return logproc::plugin::compiler::child_main(&args.next().unwrap_or_default());
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,7 +90,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::Check(args)) => {
             init_logging("warn");
             let settings = Settings::load(None, &Overrides::default())?;
-            let engine = logproc::plugin::PluginEngine::new(settings.plugin_limits(), settings.plugin_cache())?;
+            let engine = logproc::plugin::PluginEngine::new(settings.plugin_limits(), settings.plugin_cache())?
+                .compile_in_processes(std::env::current_exe()?);
             let sample = match &args.sample {
                 Some(path) => Some(
                     std::fs::read_to_string(path)

@@ -26,10 +26,17 @@ impl CompileCache {
         CompileCache { dir }
     }
 
-    /// The component of `bytes` (whose SHA-256 is `sha256`): loaded from the
-    /// cache, or compiled and then stored. A cache that cannot be read or
-    /// written costs a compile and a warning, never the plugin.
-    pub fn component(&self, engine: &Engine, name: &str, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
+    /// The component of the plugin whose SHA-256 is `sha256`: loaded from
+    /// the cache, or compiled (`compile` gives its artifact) and then
+    /// stored. A cache that cannot be read or written costs a compile and a
+    /// warning, never the plugin.
+    pub fn component(
+        &self,
+        engine: &Engine,
+        name: &str,
+        sha256: &str,
+        compile: impl FnOnce() -> wasmtime::Result<Vec<u8>>,
+    ) -> wasmtime::Result<Component> {
         let path = self
             .dir
             .join(format!("{name}.{sha256}.{:016x}.cwasm", engine_hash(engine)));
@@ -41,8 +48,10 @@ impl CompileCache {
             Ok(None) => {}
             Err(reason) => warn!(path = %path.display(), %reason, "Cached plugin unusable; compiling it again."),
         }
-        let component = Component::new(engine, bytes)?;
-        match store(&path, &component) {
+        let artifact = compile()?;
+        // SAFETY: as in `load`; this artifact was made just now by this binary.
+        let component = unsafe { Component::deserialize(engine, &artifact) }?;
+        match store(&path, &artifact) {
             Ok(()) => self.prune(name),
             Err(reason) => warn!(
                 dir = %self.dir.display(),
@@ -109,12 +118,11 @@ fn load(engine: &Engine, path: &Path) -> anyhow::Result<Option<Component>> {
     Ok(Some(component))
 }
 
-/// Writes `component`'s artifact, after its checksum, to `path`, whole or
+/// Writes `artifact`, after its checksum, to `path`, whole or
 /// not at all, so that concurrent starts never see a half-written one.
-fn store(path: &Path, component: &Component) -> anyhow::Result<()> {
-    let artifact = component.serialize()?;
+fn store(path: &Path, artifact: &[u8]) -> anyhow::Result<()> {
     std::fs::create_dir_all(path.parent().expect("cache paths have a directory"))?;
-    crate::atomic_file::write(path, &[&sha2::Sha256::digest(&artifact), &artifact])?;
+    crate::atomic_file::write(path, &[&sha2::Sha256::digest(artifact), artifact])?;
     Ok(())
 }
 
@@ -147,7 +155,9 @@ mod tests {
         let engine = Engine::default();
         let [(_, json), (_, regex)] = builtin_plugins();
         let compile = |bytes: &[u8]| {
-            let component = cache.component(&engine, "p", bytes, &sha256_hex(bytes)).unwrap();
+            let component = cache
+                .component(&engine, "p", &sha256_hex(bytes), || engine.precompile_component(bytes))
+                .unwrap();
             component.serialize().unwrap().len()
         };
         let regex_size = compile(regex);
@@ -184,12 +194,20 @@ mod tests {
         let [(_, json), _] = builtin_plugins();
         // A plugin whose name extends another's is not pruned with it.
         let other = variant(json, 0);
-        cache.component(&engine, "p.x", &other, &sha256_hex(&other)).unwrap();
+        cache
+            .component(&engine, "p.x", &sha256_hex(&other), || {
+                engine.precompile_component(&other)
+            })
+            .unwrap();
         let mut shas = Vec::new();
         for tag in 1..=5 {
             let bytes = variant(json, tag);
             shas.push(sha256_hex(&bytes));
-            cache.component(&engine, "p", &bytes, shas.last().unwrap()).unwrap();
+            cache
+                .component(&engine, "p", shas.last().unwrap(), || {
+                    engine.precompile_component(&bytes)
+                })
+                .unwrap();
             // Age each version by its number, so that "newest" does not
             // depend on the file system's clock resolution.
             let written = artifacts(dir.path())

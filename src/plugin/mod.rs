@@ -7,6 +7,7 @@ mod builtin;
 mod cache;
 pub mod catalog;
 pub mod check;
+pub mod compiler;
 mod sandbox;
 
 use std::sync::Arc;
@@ -219,6 +220,9 @@ pub struct Limits {
     pub component_bytes: usize,
     /// Longest a component's compilation and check may take.
     pub compile_timeout: Duration,
+    /// Most memory the compiler may use for one component (when it runs
+    /// in a process of its own, see [`PluginEngine::compile_in_processes`]).
+    pub compile_memory_bytes: usize,
 }
 
 /// The engine shared by every plugin, with the host side of the contract.
@@ -228,6 +232,24 @@ pub struct PluginEngine {
     linker: Arc<Linker<HostState>>,
     limits: Limits,
     cache: Option<CompileCache>,
+    /// The binary that compiles components other than the built-in ones in
+    /// a child process (see compiler.rs); none: compiled in this process.
+    compiler: Option<Arc<std::path::PathBuf>>,
+}
+
+/// The engine's settings: the same in the service and in its compiler
+/// children, whose artifacts it loads.
+fn engine_config() -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    // For profiling with `perf` (WASMTIME_PERFMAP=1; not LOGPROC_*, which
+    // is the configuration): plugin code gets names in
+    // /tmp/perf-PID.map (with plugins.compile_cache off, and plugins
+    // built unstripped, the names are the functions').
+    if std::env::var_os("WASMTIME_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    config
 }
 
 /// How often the epoch advances; a call's deadline is counted in these ticks.
@@ -242,16 +264,7 @@ impl PluginEngine {
     /// Creates the engine and starts its epoch ticker. Compiled plugins are
     /// kept in `cache`, if given.
     pub fn new(limits: Limits, cache: Option<CompileCache>) -> anyhow::Result<PluginEngine> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        // For profiling with `perf` (WASMTIME_PERFMAP=1; not LOGPROC_*, which
-        // is the configuration): plugin code gets names in
-        // /tmp/perf-PID.map (with plugins.compile_cache off, and plugins
-        // built unstripped, the names are the functions').
-        if std::env::var_os("WASMTIME_PERFMAP").is_some() {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let engine = Engine::new(&config)?;
+        let engine = Engine::new(&engine_config())?;
         let mut linker = Linker::new(&engine);
         // Rust guests import WASI even when they use none of it; link it with
         // an empty context (see sandbox.rs).
@@ -271,7 +284,55 @@ impl PluginEngine {
             linker: Arc::new(linker),
             limits,
             cache,
+            compiler: None,
         })
+    }
+
+    /// Compiles plugins other than the built-in ones in child processes of
+    /// `exe` (this binary: see compiler.rs), limited to
+    /// `plugins.compile_memory_mib` and killed at `plugins.compile_timeout_ms`.
+    pub fn compile_in_processes(mut self, exe: std::path::PathBuf) -> PluginEngine {
+        self.compiler = Some(Arc::new(exe));
+        self
+    }
+
+    /// The compiled artifact of `bytes`, from a child process or this one.
+    fn precompile(&self, bytes: &[u8], source: &PluginSource) -> wasmtime::Result<Vec<u8>> {
+        use compiler::ChildError;
+        let exe = match (&self.compiler, source) {
+            (Some(exe), PluginSource::File(_) | PluginSource::Upload(_)) => exe,
+            _ => {
+                return self
+                    .engine
+                    .precompile_component(bytes)
+                    .map_err(|reason| reason.context("not a valid WebAssembly component"));
+            }
+        };
+        let (memory, timeout) = (self.limits.compile_memory_bytes, self.limits.compile_timeout);
+        compiler::compile_in_child(exe, bytes, memory, timeout).map_err(|error| match error {
+            ChildError::Invalid(message) => {
+                wasmtime::Error::msg(shown(&message, MAX_SHOWN_BYTES)).context("not a valid WebAssembly component")
+            }
+            ChildError::OutOfMemory => wasmtime::Error::msg(format!(
+                "compiling it needed more than plugins.compile_memory_mib ({} MiB)",
+                memory >> 20
+            )),
+            ChildError::Timeout => wasmtime::Error::msg(format!(
+                "compiling it took longer than plugins.compile_timeout_ms ({} ms)",
+                timeout.as_millis()
+            )),
+            ChildError::Failed(message) => wasmtime::Error::msg(shown(&message, MAX_SHOWN_BYTES)),
+        })
+    }
+
+    /// The component of an artifact [`PluginEngine::precompile`] made.
+    fn load_artifact(&self, artifact: &[u8]) -> wasmtime::Result<Component> {
+        // SAFETY: `deserialize` trusts its input to be an artifact wasmtime
+        // made: this one was made just now by this binary, in this process
+        // or a child of it; wasmtime itself refuses artifacts of another
+        // version or configuration.
+        unsafe { Component::deserialize(&self.engine, artifact) }
+            .map_err(|reason| reason.context("its compiled code cannot be loaded"))
     }
 
     /// Compiles `bytes` and checks them against the contract (see
@@ -336,11 +397,12 @@ impl PluginEngine {
             }
         }
         let sha256 = sha256_hex(bytes);
+        let compile = || self.precompile(bytes, &source);
         let component = match &self.cache {
-            Some(cache) => cache.component(&self.engine, name, bytes, &sha256),
-            None => Component::new(&self.engine, bytes),
+            Some(cache) => cache.component(&self.engine, name, &sha256, compile),
+            None => compile().and_then(|artifact| self.load_artifact(&artifact)),
         }
-        .map_err(|reason| invalid(reason.context("not a valid WebAssembly component")))?;
+        .map_err(invalid)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|reason| {
             invalid(reason.context("it imports something logproc does not provide (a plugin may import WASI only)"))
         })?;

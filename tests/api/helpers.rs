@@ -73,6 +73,11 @@ pub struct App {
 }
 
 impl App {
+    /// The service's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `logproc serve` on port 0 over `dirs`, with `extra` arguments,
     /// and waits until it listens.
     pub fn spawn(dirs: &Dirs, extra: &[&str]) -> App {

@@ -296,3 +296,125 @@ fn a_plugin_that_takes_too_long_to_compile_is_refused() {
     let (status, body) = app.post("/ingest?parser=json", b"{\"level\":\"INFO\",\"service\":\"s\"}\n");
     assert_eq!((status, &body["accepted"]), (200, &serde_json::json!(1)), "{body}");
 }
+
+/// A component whose one core function is `body` (a function of no
+/// parameters returning an i32, with no locals), written out in binary.
+fn component_of_one_function(body: &[u8]) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                return out.push(byte);
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    fn section(id: u8, content: &[u8], out: &mut Vec<u8>) {
+        out.push(id);
+        leb(content.len(), out);
+        out.extend_from_slice(content);
+    }
+    let mut code = vec![1]; // one body: its size, no locals, the body
+    leb(body.len() + 1, &mut code);
+    code.push(0);
+    code.extend_from_slice(body);
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    section(1, &[1, 0x60, 0, 1, 0x7f], &mut module); // type () -> i32
+    section(3, &[1, 0], &mut module); // one function of that type
+    section(10, &code, &mut module);
+    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+    section(1, &module, &mut component); // a core module
+    component
+}
+
+/// The processes `pid` has started and not yet reaped.
+fn children(pid: u32) -> String {
+    let mut children = String::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        children += &std::fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default();
+    }
+    children
+}
+
+/// The peak resident memory of `pid`, in kB.
+fn peak_resident_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn components_made_to_exhaust_the_compiler_are_refused_at_no_cost_to_the_service() {
+    // One function of 2 MB of arithmetic: Cranelift needs about 400 MB for
+    // it (190 MB measured for 750 KB). 200,000 nested blocks: minutes.
+    let mut arithmetic = vec![0x41, 1]; // i32.const 1
+    for _ in 0..700_000 {
+        arithmetic.extend([0x41, 3, 0x6c]); // i32.const 3, i32.mul
+    }
+    arithmetic.push(0x0b);
+    let mut nested = [0x02, 0x40].repeat(200_000); // block
+    nested.extend(std::iter::repeat_n(0x0b, 200_000)); // end
+    nested.extend([0x41, 0, 0x0b]);
+
+    let dirs = Dirs::new();
+    let plugin_dir = dirs.plugin_dir();
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    std::fs::write(plugin_dir.join("big.wasm"), component_of_one_function(&arithmetic)).unwrap();
+    std::fs::write(plugin_dir.join("nested.wasm"), component_of_one_function(&nested)).unwrap();
+    let config = dirs.root.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "plugins:\n  compile_timeout_ms: 3000\n  compile_memory_mib: 128\n  compile_cache: false\n",
+    )
+    .unwrap();
+    let mut truth = Truth::default();
+    let json = dirs.watched("good.jsonl");
+    truth.unnamed = Some("good");
+    std::fs::write(&json, json_lines(2000, 5, &mut truth)).unwrap();
+
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    assert_eq!(app.wait_until_read(&json), truth.stats());
+    let refused = wait_for("both plugins refused", || {
+        assert_eq!(app.get("/healthz").0, 200);
+        let (_, plugins) = app.get("/plugins");
+        let refused = plugins["refused"].as_array().unwrap().clone();
+        (refused.len() == 2).then_some(refused)
+    });
+    let reason = |name: &str| {
+        let entry = refused.iter().find(|entry| entry["name"] == name).unwrap();
+        entry["reason"].as_str().unwrap().to_owned()
+    };
+    assert!(
+        reason("big").contains("needed more than plugins.compile_memory_mib (128 MiB)"),
+        "{}",
+        reason("big")
+    );
+    assert!(
+        reason("nested").contains("longer than plugins.compile_timeout_ms (3000 ms)"),
+        "{}",
+        reason("nested")
+    );
+    // The compiler that ran out of time is gone, and neither one's memory
+    // was the service's.
+    wait_for("no compiler left", || {
+        children(app.pid()).trim().is_empty().then_some(())
+    });
+    let peak_kb = peak_resident_kb(app.pid());
+    assert!(peak_kb < 200_000, "the service peaked at {peak_kb} kB");
+    assert_eq!(app.stats(), truth.stats());
+
+    // `plugin check` says the same, and exits 1.
+    let output = crate::helpers::logproc()
+        .args(["plugin", "check"])
+        .arg(plugin_dir.join("big.wasm"))
+        .env("LOGPROC_PLUGINS__COMPILE_MEMORY_MIB", "128")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("needed more than plugins.compile_memory_mib"),
+        "{stderr}"
+    );
+}
