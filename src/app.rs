@@ -32,7 +32,7 @@ pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Arc<Parsers>> {
         settings.plugin_cache(),
         settings.plugins.dir.clone(),
     );
-    let exe = std::env::current_exe()?;
+    let exe = crate::plugin::compiler::this_binary()?;
     let catalog = tokio::task::spawn_blocking(move || {
         Catalog::load(PluginEngine::new(limits, cache)?.compile_in_processes(exe), &dir)
     })

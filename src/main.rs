@@ -91,7 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging("warn");
             let settings = Settings::load(None, &Overrides::default())?;
             let engine = logproc::plugin::PluginEngine::new(settings.plugin_limits(), settings.plugin_cache())?
-                .compile_in_processes(std::env::current_exe()?);
+                .compile_in_processes(logproc::plugin::compiler::this_binary()?);
             let sample = match &args.sample {
                 Some(path) => Some(
                     std::fs::read_to_string(path)

@@ -147,7 +147,7 @@ impl Catalog {
                     swaps.push(plugin);
                 }
                 Err(reason) => {
-                    error!(path = %path.display(), %reason, "Plugin file refused; the version before it (if any) serves on.");
+                    error!(path = ?path, %reason, "Plugin file refused; the version before it (if any) serves on.");
                     refused.insert(
                         name.clone(),
                         Refused {
@@ -260,34 +260,45 @@ fn check_name(name: &str) -> Result<(), ChangeError> {
     match valid {
         true => Ok(()),
         false => Err(ChangeError::Refused(format!(
-            "`{name}` is not a plugin name: use 1 to 64 letters, digits, `-` or `_` (and not `auto`)"
+            "`{}` is not a plugin name: use 1 to 64 letters, digits, `-` or `_` (and not `auto`)",
+            super::shown(name, 80)
         ))),
     }
 }
 
-/// Compiles every (name, bytes, source) in parallel.
+/// Compiles every (name, bytes, source), as many at once as there are
+/// cores (each compiler child may use `plugins.compile_memory_mib`). A file
+/// whose name is not a plugin name is refused uncompiled.
 fn compile_all(
     engine: &PluginEngine,
     candidates: &[(String, Vec<u8>, PluginSource)],
 ) -> Vec<(String, Result<CompiledPlugin, PluginError>)> {
-    std::thread::scope(|scope| {
-        let compiling: Vec<_> = candidates
-            .iter()
-            .map(|(name, bytes, source)| {
-                let compile = move || {
-                    let started = Instant::now();
-                    let plugin = engine.compile(name, bytes, source.clone());
-                    debug!(plugin = %name, ms = started.elapsed().as_millis() as u64, "Compiled plugin.");
-                    plugin
-                };
-                (name.clone(), scope.spawn(compile))
-            })
-            .collect();
-        compiling
-            .into_iter()
-            .map(|(name, handle)| (name, handle.join().expect("plugin compilation panicked")))
-            .collect()
-    })
+    let at_once = std::thread::available_parallelism().map_or(1, usize::from);
+    let compile = |name: &str, bytes: &[u8], source: &PluginSource| {
+        if let (PluginSource::File(_), Err(error)) = (source, check_name(name)) {
+            return Err(PluginError::Invalid {
+                name: super::shown(name, 80),
+                reason: anyhow::anyhow!(error.to_string()),
+            });
+        }
+        let started = Instant::now();
+        let plugin = engine.compile(name, bytes, source.clone());
+        debug!(plugin = %name, ms = started.elapsed().as_millis() as u64, "Compiled plugin.");
+        plugin
+    };
+    let mut compiled = Vec::with_capacity(candidates.len());
+    for some in candidates.chunks(at_once) {
+        std::thread::scope(|scope| {
+            let compiling: Vec<_> = some
+                .iter()
+                .map(|(name, bytes, source)| (name.clone(), scope.spawn(|| compile(name, bytes, source))))
+                .collect();
+            for (name, handle) in compiling {
+                compiled.push((name, handle.join().expect("plugin compilation panicked")));
+            }
+        });
+    }
+    compiled
 }
 
 /// The `NAME.wasm` files in `dir` (none if it does not exist).

@@ -17,6 +17,17 @@ use wasmtime::Engine;
 /// component on stdin and writes its compiled artifact to stdout.
 pub const CHILD_ARG: &str = "__compile-plugin";
 
+/// This binary, to run as a compiler child: `/proc/self/exe` where there is
+/// one, which still runs the service's own binary after a package upgrade
+/// has replaced or deleted its file.
+pub fn this_binary() -> std::io::Result<std::path::PathBuf> {
+    let proc_exe = Path::new("/proc/self/exe");
+    match proc_exe.exists() {
+        true => Ok(proc_exe.to_path_buf()),
+        false => std::env::current_exe(),
+    }
+}
+
 /// Most of the child's error output kept.
 const MAX_ERROR_BYTES: u64 = 64 * 1024;
 

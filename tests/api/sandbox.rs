@@ -214,11 +214,13 @@ fn hostile_describes_are_refused_with_a_reason_and_the_service_answers_meanwhile
         );
     }
     std::fs::write(plugin_dir.join("huge.wasm"), vec![0u8; 4_000_001]).unwrap();
+    // A file name no route could name, with a line break to forge log lines.
+    std::fs::copy(plugin_dir.join("loop.wasm"), plugin_dir.join("bad\nname.wasm")).unwrap();
     let refused = wait_for("every hostile plugin refused", || {
         assert_eq!(app.get("/healthz").0, 200);
         let (_, plugins) = app.get("/plugins");
         let refused = plugins["refused"].as_array().unwrap().clone();
-        (refused.len() == 5).then_some(refused)
+        (refused.len() == 6).then_some(refused)
     });
     let reason = |name: &str| {
         let entry = refused.iter().find(|entry| entry["name"] == name).unwrap();
@@ -236,6 +238,11 @@ fn hostile_describes_are_refused_with_a_reason_and_the_service_answers_meanwhile
         reason("huge").contains("larger than plugins.max_upload_bytes"),
         "{}",
         reason("huge")
+    );
+    assert!(
+        reason("bad\nname").contains("`bad\\nname` is not a plugin name"),
+        "{}",
+        reason("bad\nname")
     );
     // `plugin check` says the same, and exits 1.
     for (misbehaviour, why) in expected {
