@@ -94,6 +94,21 @@ pub fn plugin(app: &App, name: &str) -> serde_json::Value {
     found.unwrap_or_else(|| panic!("no plugin {name} in {plugins}")).clone()
 }
 
+/// The reasons of the plugins refused, by name, once there are `count`;
+/// the service must answer `/healthz` meanwhile.
+fn refusals(app: &App, count: usize) -> std::collections::BTreeMap<String, String> {
+    wait_for(&format!("{count} plugins refused"), || {
+        assert_eq!(app.get("/healthz").0, 200);
+        let (_, plugins) = app.get("/plugins");
+        let refused = plugins["refused"].as_array().unwrap();
+        let reasons = refused.iter().map(|entry| {
+            let reason = entry["reason"].as_str().unwrap().to_owned();
+            (entry["name"].as_str().unwrap().to_owned(), reason)
+        });
+        (refused.len() == count).then(|| reasons.collect())
+    })
+}
+
 /// Routes `*.hostile` to the hostile plugin, `*.jsonl` to json.
 const ROUTES: &str = "routes:\n  - {glob: \"*.hostile\", parser: hostile}\n  - {glob: \"*.jsonl\", parser: json}\n";
 
@@ -216,16 +231,8 @@ fn hostile_describes_are_refused_with_a_reason_and_the_service_answers_meanwhile
     std::fs::write(plugin_dir.join("huge.wasm"), vec![0u8; 4_000_001]).unwrap();
     // A file name no route could name, with a line break to forge log lines.
     std::fs::copy(plugin_dir.join("loop.wasm"), plugin_dir.join("bad\nname.wasm")).unwrap();
-    let refused = wait_for("every hostile plugin refused", || {
-        assert_eq!(app.get("/healthz").0, 200);
-        let (_, plugins) = app.get("/plugins");
-        let refused = plugins["refused"].as_array().unwrap().clone();
-        (refused.len() == 6).then_some(refused)
-    });
-    let reason = |name: &str| {
-        let entry = refused.iter().find(|entry| entry["name"] == name).unwrap();
-        entry["reason"].as_str().unwrap().to_owned()
-    };
+    let refused = refusals(&app, 6);
+    let reason = |name: &str| refused[name].clone();
     for (misbehaviour, why) in expected {
         let reason = reason(misbehaviour);
         assert!(reason.contains(why), "{misbehaviour}: {reason}");
@@ -288,16 +295,10 @@ fn a_plugin_that_takes_too_long_to_compile_is_refused() {
     // No route names it: it is refused, not a reason not to start.
     let (dirs, config) = hostile_setup(&[], "plugins:\n  compile_timeout_ms: 1\n  compile_cache: false\n");
     let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
-    let refused = wait_for("the plugin refused", || {
-        let (_, plugins) = app.get("/plugins");
-        plugins["refused"].as_array().unwrap().first().cloned()
-    });
+    let reason = &refusals(&app, 1)["hostile"];
     assert!(
-        refused["reason"]
-            .as_str()
-            .unwrap()
-            .contains("longer than plugins.compile_timeout_ms (1 ms)"),
-        "{refused}"
+        reason.contains("longer than plugins.compile_timeout_ms (1 ms)"),
+        "{reason}"
     );
     // The built-in plugins are not held to it.
     let (status, body) = app.post("/ingest?parser=json", b"{\"level\":\"INFO\",\"service\":\"s\"}\n");
@@ -382,16 +383,8 @@ fn components_made_to_exhaust_the_compiler_are_refused_at_no_cost_to_the_service
 
     let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
     assert_eq!(app.wait_until_read(&json), truth.stats());
-    let refused = wait_for("both plugins refused", || {
-        assert_eq!(app.get("/healthz").0, 200);
-        let (_, plugins) = app.get("/plugins");
-        let refused = plugins["refused"].as_array().unwrap().clone();
-        (refused.len() == 2).then_some(refused)
-    });
-    let reason = |name: &str| {
-        let entry = refused.iter().find(|entry| entry["name"] == name).unwrap();
-        entry["reason"].as_str().unwrap().to_owned()
-    };
+    let refused = refusals(&app, 2);
+    let reason = |name: &str| refused[name].clone();
     assert!(
         reason("big").contains("needed more than plugins.compile_memory_mib (128 MiB)"),
         "{}",
