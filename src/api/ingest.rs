@@ -129,7 +129,10 @@ async fn ingest_parser(state: &AppState, name: &str, format: Option<&str>) -> Re
             let parsers = state.parsers.clone();
             let chosen = tokio::task::spawn_blocking(move || parsers.choose_options(&options))
                 .await
-                .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))?
+                .map_err(|error| match error.is_panic() {
+                    true => ApiError::Internal(anyhow::anyhow!("choosing a parser failed: {error}")),
+                    false => ApiError::Unavailable("the service is shutting down".into()),
+                })?
                 .map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
             // Two first requests may race: the first choice stored is kept.
             lock(&state.ingest_choices).entry(key).or_insert(chosen).clone()

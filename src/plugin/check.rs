@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use super::{BatchContext, Entry, Outcome, ParsedBatch, PluginEngine};
+use super::{BatchContext, Entry, MAX_SHOWN_BYTES, Outcome, ParsedBatch, PluginEngine, shown};
 use crate::model::Level;
 
 /// Lines per call, as the service batches them.
@@ -26,7 +26,7 @@ pub fn check(
     let builtin = super::builtin::builtin_plugins()
         .into_iter()
         .find(|(name, _)| !path.exists() && path.as_os_str() == *name);
-    let (name, bytes, source, shown) = match builtin {
+    let (name, bytes, source, title) = match builtin {
         Some((name, bytes)) => (
             name.to_owned(),
             bytes.to_vec(),
@@ -58,7 +58,7 @@ pub fn check(
     let mut report = String::new();
     let _ = writeln!(
         report,
-        "plugin    {shown} ({} bytes, compiled and described in {} ms)\nversion   {}\ncontract  ok: implements the world `log-parser` of wit/parser.wit",
+        "plugin    {title} ({} bytes, compiled and described in {} ms)\nversion   {}\ncontract  ok: implements the world `log-parser` of wit/parser.wit",
         bytes.len(),
         started.elapsed().as_millis(),
         plugin.version(),
@@ -81,7 +81,7 @@ pub fn check(
         report,
         "format    {}",
         match &format {
-            Some(format) => format!("{format} (detected from the first lines)"),
+            Some(format) => format!("{} (detected from the first lines)", shown(format, MAX_SHOWN_BYTES)),
             None => "none detected (the plugin has one, or its settings chose it)".into(),
         }
     );
@@ -131,7 +131,7 @@ fn none_or(text: &str) -> &str {
 fn describe(batch: &ParsedBatch, outcome: &Outcome) -> String {
     match outcome {
         Outcome::Skipped => "skipped".into(),
-        Outcome::Invalid(reason) => format!("invalid  {reason}"),
+        Outcome::Invalid(reason) => format!("invalid  {}", shown(reason, MAX_SHOWN_BYTES)),
         Outcome::Parsed(entry) => format!("parsed   {}", fields(batch, entry)),
     }
 }
@@ -144,7 +144,8 @@ fn fields(batch: &ParsedBatch, entry: &Entry) -> String {
         }
     };
     field("time", entry.timestamp_ms.map(crate::time::rfc3339_millis));
-    field("service", batch.name(entry.service).map(str::to_owned));
-    field("component", batch.name(entry.component).map(str::to_owned));
+    let name = |index| batch.name(index).map(|name| shown(name, MAX_SHOWN_BYTES));
+    field("service", name(entry.service));
+    field("component", name(entry.component));
     text
 }

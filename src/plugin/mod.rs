@@ -8,6 +8,7 @@ mod cache;
 pub mod catalog;
 pub mod check;
 pub mod compiler;
+mod footprint;
 mod sandbox;
 
 use std::sync::Arc;
@@ -171,6 +172,9 @@ pub const MAX_SHOWN_BYTES: usize = 512;
 
 /// Most bytes of the version `describe` may give.
 const MAX_VERSION_BYTES: usize = 64;
+
+/// Most bytes of a format name `detect` may give.
+const MAX_FORMAT_BYTES: usize = 64;
 
 /// `text` from a plugin, made safe to show: control characters escaped (a
 /// newline cannot forge a log line), at most `max_bytes` (cut with `…`).
@@ -396,6 +400,7 @@ impl PluginEngine {
                 )));
             }
         }
+        footprint::check(bytes).map_err(|reason| invalid(wasmtime::Error::msg(reason)))?;
         let sha256 = sha256_hex(bytes);
         let compile = || self.precompile(bytes, &source);
         let component = match &self.cache {
@@ -470,15 +475,32 @@ pub enum PluginSource {
 pub fn isolated<R: Send>(f: impl FnOnce() -> anyhow::Result<R> + Send) -> anyhow::Result<R> {
     std::thread::scope(|scope| match scope.spawn(f).join() {
         Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|text| text.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(anyhow::anyhow!("the host failed while running the plugin: {what}"))
-        }
+        Err(panic) => Err(anyhow::anyhow!(
+            "the host failed while running the plugin: {}",
+            panic_text(&*panic)
+        )),
     })
+}
+
+/// Runs `f`, which runs plugin code, with a panic in host code on the way
+/// (wasmtime or WASI) made an error: the caller throws the instance away
+/// as after a trap, and the thread (a worker, a lock's holder) goes on.
+fn unpanicked<R>(f: impl FnOnce() -> wasmtime::Result<R>) -> wasmtime::Result<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        Err(wasmtime::Error::msg(format!(
+            "the host failed while running the plugin: {}",
+            panic_text(&*panic)
+        )))
+    })
+}
+
+/// The message of a panic's payload.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// The SHA-256 of `bytes`, in hex.
@@ -633,12 +655,15 @@ impl CompiledPlugin {
     fn instantiate_unconfigured(&self) -> Result<PluginInstance, PluginError> {
         let mut store = Store::new(&self.engine.engine, HostState::new(self.engine.limits.memory_bytes));
         store.limiter(|state| &mut state.limits);
+        // What a call returns is copied into host memory: no more of it
+        // than the instance's own memory cap (wasmtime's default: 128 MiB).
+        store.set_hostcall_fuel(self.engine.limits.memory_bytes);
         // Instantiation runs guest code (start functions) too.
         store.set_epoch_deadline(deadline_ticks(self.engine.limits.call_timeout));
-        let exports = match &self.pre {
+        let exports = unpanicked(|| match &self.pre {
             Pre::Current(pre) => pre.instantiate(&mut store).map(Exports::Current),
             Pre::V2(pre) => pre.instantiate(&mut store).map(Exports::V2),
-        }
+        })
         .map_err(|reason| PluginError::Call {
             name: self.name.clone(),
             reason: reason.into(),
@@ -682,11 +707,26 @@ impl PluginInstance {
     /// The format the plugin judges a source's first `lines` to be in;
     /// `None` when it has nothing to choose (a plugin of contract 0.2.0
     /// never has).
+    /// A format is a name: at most 64 bytes, no control characters (it is
+    /// kept with every checkpoint of the source and shown by the API).
     pub fn detect(&mut self, lines: &str) -> Result<Option<String>, PluginError> {
-        self.call(|exports, store| match exports {
+        let format = self.call(|exports, store| match exports {
             Exports::Current(exports) => exports.logproc_plugin_parser().call_detect(store, lines),
             Exports::V2(_) => Ok(None),
-        })
+        })?;
+        match format {
+            Some(format) if format.len() > MAX_FORMAT_BYTES || format.chars().any(char::is_control) => {
+                Err(PluginError::Call {
+                    name: self.name.clone(),
+                    reason: anyhow::anyhow!(
+                        "detect named a format of {} bytes ({}): at most {MAX_FORMAT_BYTES}, with no control characters",
+                        format.len(),
+                        shown(&format, 40)
+                    ),
+                })
+            }
+            format => Ok(format),
+        }
     }
 
     fn call<R>(
@@ -694,7 +734,8 @@ impl PluginInstance {
         f: impl FnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         self.store.set_epoch_deadline(deadline_ticks(self.timeout));
-        f(&self.exports, &mut self.store).map_err(|reason| match reason.downcast_ref::<wasmtime::Trap>() {
+        let (exports, store) = (&self.exports, &mut self.store);
+        unpanicked(|| f(exports, store)).map_err(|reason| match reason.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => PluginError::Timeout {
                 name: self.name.clone(),
                 limit: self.timeout,

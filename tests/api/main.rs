@@ -18,3 +18,4 @@ mod sandbox;
 mod service;
 mod stats_api;
 mod truth;
+mod wat_plugin;
