@@ -131,6 +131,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
             max_body_bytes: settings.ingest.max_body_bytes,
             batch_lines: settings.pipeline.batch_lines,
             batch_bytes: settings.pipeline.batch_bytes,
+            max_line_bytes: settings.pipeline.max_line_bytes,
         },
         uploads: UploadSettings {
             token: settings.plugins.upload_token.clone(),

@@ -10,6 +10,17 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The first and last instants RFC 3339 can write (years 0000 to 9999).
+/// Outside them a timestamp is not a time: a plugin's, or a line's, there
+/// counts at the time of reading.
+pub const FIRST_MS: i64 = -62_167_219_200_000;
+pub const LAST_MS: i64 = 253_402_300_799_999;
+
+/// True when `epoch_ms` is an instant of years 0000 to 9999.
+pub fn is_writable(epoch_ms: i64) -> bool {
+    (FIRST_MS..=LAST_MS).contains(&epoch_ms)
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ` (the fraction is dropped).
 pub fn rfc3339_seconds(epoch_ms: i64) -> String {
     let (date, time) = civil(epoch_ms);
@@ -63,5 +74,10 @@ mod tests {
         assert_eq!(rfc3339_millis(1_735_732_800_123), "2025-01-01T12:00:00.123Z");
         assert_eq!(rfc3339_seconds(1_709_251_140_000), "2024-02-29T23:59:00Z");
         assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_millis(FIRST_MS), "0000-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_millis(LAST_MS), "9999-12-31T23:59:59.999Z");
+        assert!(is_writable(FIRST_MS) && is_writable(LAST_MS));
+        assert!(!is_writable(FIRST_MS - 1) && !is_writable(LAST_MS + 1));
+        assert!(!is_writable(i64::MIN) && !is_writable(i64::MAX));
     }
 }

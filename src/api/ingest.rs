@@ -65,7 +65,7 @@ pub async fn ingest(
     // The body is complete: a last line without a newline is a line.
     let lines = body.strip_suffix(b"\n").unwrap_or(&body);
     for line in lines.split(|&b| b == b'\n') {
-        builder.push_line(line);
+        builder.push_line(line, limits.max_line_bytes);
         if builder.is_full(limits.batch_lines, limits.batch_bytes) {
             sniff(&mut sniffer, parser, &builder, &mut context).await;
             acks.push(send(&state, &mut builder, acks.len(), parser, &context).await?);

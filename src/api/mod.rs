@@ -62,6 +62,8 @@ pub struct IngestLimits {
     pub max_body_bytes: usize,
     pub batch_lines: usize,
     pub batch_bytes: usize,
+    /// Longer lines are counted invalid without being parsed.
+    pub max_line_bytes: usize,
 }
 
 pub fn router(state: AppState) -> Router {

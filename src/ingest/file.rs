@@ -103,6 +103,10 @@ pub struct FileReader {
     next_seq: Arc<AtomicU64>,
     /// True while skipping the rest of an over-long line.
     skipping_long_line: bool,
+    /// How far the over-long line starting at `offset` has been read
+    /// without finding its end: the next read goes on from there rather
+    /// than read it all again (it is counted, invalid, once it ends).
+    long_line_read_to: Option<u64>,
     /// The file's size (decompressed) when a read last reached its end.
     pub size_seen: u64,
     /// The fingerprint of the file `offset` is in; `None` until first read.
@@ -168,6 +172,7 @@ impl FileReader {
             offset: 0,
             next_seq,
             skipping_long_line: false,
+            long_line_read_to: None,
             size_seen: 0,
             head: None,
             compressed_done_at: None,
@@ -214,10 +219,20 @@ impl FileReader {
         if self.head.is_none() {
             self.head = Some(fingerprint(&file, 0)?);
         }
-        let chunk = (len - self.offset).clamp(MIN_READ_CHUNK as u64, READ_CHUNK as u64) as usize;
+        let start = match self.long_line_read_to.take() {
+            Some(read_to) if read_to > self.offset && read_to <= len => {
+                self.skipping_long_line = true;
+                read_to
+            }
+            _ => {
+                self.skipping_long_line = false;
+                self.offset
+            }
+        };
+        let chunk = (len - start).clamp(MIN_READ_CHUNK as u64, READ_CHUNK as u64) as usize;
         let mut input = &file;
-        input.seek(SeekFrom::Start(self.offset))?;
-        let (sent, _) = self.read_lines(&file, &mut input, chunk, batches, limits, last_line, cancel)?;
+        input.seek(SeekFrom::Start(start))?;
+        let (sent, _) = self.read_lines(&file, &mut input, start, chunk, batches, limits, last_line, cancel)?;
         if self.renamed && self.offset > 0 {
             self.send(&file, &mut BatchBuilder::default(), self.offset, batches)?;
         }
@@ -265,6 +280,7 @@ impl FileReader {
         self.offset = 0;
         self.head = None;
         self.skipping_long_line = false;
+        self.long_line_read_to = None;
         self.compressed_done_at = None;
     }
 
@@ -302,9 +318,12 @@ impl FileReader {
             (&file).seek(SeekFrom::Start(0))?;
             return self.read_compressed(file, len, batches, limits, last_line, cancel);
         }
+        self.skipping_long_line = false;
+        let start = self.offset;
         match self.read_lines(
             &file,
             &mut decoder,
+            start,
             MIN_READ_CHUNK,
             batches,
             limits,
@@ -339,15 +358,17 @@ impl FileReader {
         ))
     }
 
-    /// Sends every complete line of `input` (positioned at `offset`) to its
-    /// end. `file` is the file `input` reads, for fingerprints. Returns the
-    /// lines sent, and false if a compressed input was cut short (still being
-    /// written): then its last partial line waits.
+    /// Sends every complete line of `input` (positioned at `start`: `offset`,
+    /// or further into an over-long line being skipped) to its end. `file`
+    /// is the file `input` reads, for fingerprints. Returns the lines sent,
+    /// and false if a compressed input was cut short (still being written):
+    /// then its last partial line waits.
     #[allow(clippy::too_many_arguments)]
     fn read_lines(
         &mut self,
         file: &File,
         input: &mut dyn Read,
+        start: u64,
         chunk: usize,
         batches: &async_channel::Sender<Batch>,
         limits: ReadLimits,
@@ -358,7 +379,7 @@ impl FileReader {
         let mut builder = BatchBuilder::default();
         let mut sent = 0u64;
         // File offset of buffer[0].
-        let mut buffer_offset = self.offset;
+        let mut buffer_offset = start;
         loop {
             if cancel.is_cancelled() {
                 return Err(ReadError::Closed);
@@ -399,17 +420,24 @@ impl FileReader {
                     LastLine::Complete => true,
                     LastLine::CompleteIfSize(size) => size == end,
                 };
-                if ends_line && partial > 0 {
+                // An over-long line being skipped may have no byte left in
+                // the buffer: it still ends here.
+                if ends_line && (partial > 0 || self.skipping_long_line) {
                     if self.skipping_long_line || partial > limits.max_line_bytes {
                         builder.reject_line();
                     } else {
-                        builder.push_line(&buffer[consumed..]);
+                        builder.push_line(&buffer[consumed..], limits.max_line_bytes);
                     }
                     self.skipping_long_line = false;
                     consumed = buffer.len();
                 }
+                let long_line_waits = self.skipping_long_line || buffer.len() - consumed > limits.max_line_bytes;
                 if !builder.is_empty() {
                     sent += self.send(file, &mut builder, buffer_offset + consumed as u64, batches)?;
+                }
+                if long_line_waits {
+                    // Its end is still to come: the next read goes on from here.
+                    self.long_line_read_to = Some(end);
                 }
                 return Ok((sent, !cut_short));
             }
@@ -470,6 +498,7 @@ impl FileReader {
             counts: FileCounts::default(),
         };
         self.renamed = false;
+        self.long_line_read_to = None;
         let batch = builder.take(&self.source, seq, Progress::Advance(checkpoint), parser, &self.context);
         let lines = batch.lines as u64 + batch.rejected;
         batches.send_blocking(batch).map_err(|_| ReadError::Closed)?;

@@ -51,11 +51,11 @@ pub async fn follow_websocket(
                         }
                         message = socket.next() => match message {
                             Some(Ok(Message::Text(text))) => {
-                                builder.push_lines(text.as_bytes());
+                                builder.push_lines(text.as_bytes(), limits.max_line_bytes);
                                 builder.is_full(limits.batch_lines, limits.batch_bytes)
                             }
                             Some(Ok(Message::Binary(bytes))) => {
-                                builder.push_lines(&bytes);
+                                builder.push_lines(&bytes, limits.max_line_bytes);
                                 builder.is_full(limits.batch_lines, limits.batch_bytes)
                             }
                             Some(Ok(Message::Close(frame))) => break Some(close_reason(frame.as_ref())),

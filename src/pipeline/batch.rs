@@ -97,8 +97,12 @@ pub struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    /// Adds one line without its terminator (a trailing `\r` is dropped).
-    pub fn push_line(&mut self, line: &[u8]) {
+    /// Adds one line without its terminator (a trailing `\r` is dropped);
+    /// one longer than `max_line_bytes` is rejected without its content.
+    pub fn push_line(&mut self, line: &[u8], max_line_bytes: usize) {
+        if line.len() > max_line_bytes {
+            return self.reject_line();
+        }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match std::str::from_utf8(line) {
             Ok(text) => {
@@ -114,10 +118,10 @@ impl BatchBuilder {
 
     /// Adds every line of `text` (lines separated by `\n`; a final `\n`
     /// ends the last line rather than starting an empty one).
-    pub fn push_lines(&mut self, text: &[u8]) {
+    pub fn push_lines(&mut self, text: &[u8], max_line_bytes: usize) {
         let text = text.strip_suffix(b"\n").unwrap_or(text);
         for line in text.split(|&b| b == b'\n') {
-            self.push_line(line);
+            self.push_line(line, max_line_bytes);
         }
     }
 
@@ -149,7 +153,7 @@ impl BatchBuilder {
             }
             _ => {
                 for line in run.split(|&b| b == b'\n').take(lines) {
-                    self.push_line(line);
+                    self.push_line(line, max_line_bytes);
                 }
             }
         }
@@ -232,17 +236,18 @@ mod tests {
     }
 
     #[test]
-    fn joins_lines_drops_cr_and_rejects_bad_utf8() {
+    fn joins_lines_drops_cr_and_rejects_bad_utf8_and_long_lines() {
         let mut builder = BatchBuilder::default();
-        builder.push_line(b"first\r");
-        builder.push_line(b"");
-        builder.push_line(b"\xff\xfe");
-        builder.push_line("dernière".as_bytes());
+        builder.push_line(b"first\r", 100);
+        builder.push_line(b"", 100);
+        builder.push_line(b"\xff\xfe", 100);
+        builder.push_line("dernière".as_bytes(), 100);
+        builder.push_line(&[b'x'; 101], 100);
         assert_eq!(
             (builder.text.as_str(), builder.lines, builder.rejected),
-            ("first\n\ndernière", 3, 1)
+            ("first\n\ndernière", 3, 2)
         );
-        assert!(builder.is_full(4, usize::MAX));
-        assert!(!builder.is_full(5, usize::MAX));
+        assert!(builder.is_full(5, usize::MAX));
+        assert!(!builder.is_full(6, usize::MAX));
     }
 }

@@ -290,6 +290,8 @@ fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, job: &Job, fixed: &Fix
             }) => {
                 let level = Level::from(*level).index();
                 components.entry((*service, *component)).or_default()[level] += 1;
+                // Out of range (the year 292278994, say) is no time.
+                let timestamp_ms = timestamp_ms.filter(|ms| crate::time::is_writable(*ms));
                 delta.untimed += u64::from(timestamp_ms.is_none());
                 let minute = minute_of(timestamp_ms.unwrap_or(job.now_ms));
                 minutes.entry((*service, minute)).or_default()[level] += 1;

@@ -202,6 +202,51 @@ fn a_last_line_without_newline_counts_once_the_file_is_idle() {
     assert_eq!((stats["lines"].as_u64(), stats["invalid"].as_u64()), (Some(3), Some(0)));
 }
 
+/// Bytes the process `pid` has read so far (`rchar`: files, pipes, sockets).
+fn bytes_read(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    let line = io.lines().find(|line| line.starts_with("rchar:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn an_unterminated_last_line_over_max_line_bytes_counts_once_invalid() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("long.yaml");
+    std::fs::write(
+        &config,
+        "watch:\n  poll_interval_ms: 20\n  final_line_idle_ms: 1500\npipeline:\n  max_line_bytes: 1048576\n",
+    )
+    .unwrap();
+    // Over the limit by whole reads (an even number of MiB), and not.
+    let mut files = Vec::new();
+    for (name, long) in [("even.log", 2 << 20), ("odd.log", (2 << 20) + 12_345)] {
+        let file = dirs.watched(name);
+        let text = format!("1735732800000 INFO [orders/api] first\n{}", "x".repeat(long));
+        std::fs::write(&file, text).unwrap();
+        files.push(file);
+    }
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    for file in &files {
+        app.wait_until_read(file);
+    }
+    let stats = app.stats();
+    assert_eq!((&stats["parsed"], &stats["invalid"]), (&2.into(), &2.into()), "{stats}");
+    // Each long line was read once while the files were idle, not at each
+    // of the ~75 polls (4 MiB each: 300 MiB).
+    let read = bytes_read(app.pid());
+    assert!(read < 40 << 20, "the service read {read} bytes");
+
+    // `process` counts the even one too.
+    let output = crate::helpers::logproc()
+        .args(["process", "--format", "json"])
+        .arg(&files[0])
+        .output()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((&stats["parsed"], &stats["invalid"]), (&1.into(), &1.into()), "{stats}");
+}
+
 #[test]
 fn a_file_renamed_into_the_watch_dir_is_read_once() {
     let dirs = Dirs::new();

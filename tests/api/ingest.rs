@@ -103,6 +103,35 @@ async fn a_websocket_source_counts_what_arrived_across_reconnects() {
     assert_eq!(stats, expected);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_over_max_line_bytes_are_invalid_from_every_stream() {
+    let long = format!(
+        "{{\"level\":\"INFO\",\"service\":\"s\",\"message\":\"{}\"}}",
+        "x".repeat(2000)
+    );
+    let good = "{\"level\":\"INFO\",\"service\":\"s\"}".to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/stream", listener.local_addr().unwrap());
+    let server = tokio::spawn(serve_lines(
+        listener,
+        vec![vec![good.clone(), long.clone(), format!("{good}\n{long}\n{good}")]],
+    ));
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("short-lines.yaml");
+    std::fs::write(&config, "pipeline:\n  max_line_bytes: 1000\n").unwrap();
+    let app =
+        tokio::task::block_in_place(|| App::spawn(&dirs, &["--config", config.to_str().unwrap(), "--ws-source", &url]));
+    server.await.unwrap();
+    let stats = tokio::task::block_in_place(|| app.wait_for_stats("the streamed lines", |stats| stats["lines"] == 5));
+    assert_eq!((&stats["parsed"], &stats["invalid"]), (&3.into(), &2.into()), "{stats}");
+    let body = format!("{good}\n{long}\n{good}");
+    let (status, answer) = tokio::task::block_in_place(|| app.post("/ingest?parser=json", body.as_bytes()));
+    assert_eq!(
+        (status, answer),
+        (200, serde_json::json!({ "accepted": 2, "invalid": 1 }))
+    );
+}
+
 #[test]
 fn serve_can_follow_its_own_generator() {
     // Find a free port, then point the service at its own /ws/logs.

@@ -607,3 +607,58 @@ fn a_format_a_plugin_detects_is_a_short_name_or_none() {
     assert!(forged.contains("syslog\\nFORGED log line"), "{forged}");
     assert_eq!(app.log_lines(&["FORGED"]), app.log_lines(&["syslog\\nFORGED"]));
 }
+
+#[test]
+fn times_a_plugin_gives_outside_years_0000_to_9999_count_at_the_time_of_reading() {
+    let (dirs, _) = hostile_setup(&[], "");
+    // The first and last milliseconds of years 0000 to 9999, one past each,
+    // the ends of i64, and an ordinary time.
+    let (first, last) = (-62_167_219_200_000_i64, 253_402_300_799_999_i64);
+    let times = [first, last, first - 1, last + 1, i64::MIN, i64::MAX, 1_735_732_800_000];
+    let file = dirs.watched("times.hostile");
+    let text: String = times.iter().map(|ms| format!("INFO clock tick {ms}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let before = std::time::SystemTime::now();
+    let output = crate::helpers::logproc()
+        .args([
+            "process",
+            "--parser",
+            "hostile",
+            "--format",
+            "json",
+            "--detailed",
+            "--plugin-dir",
+        ])
+        .arg(dirs.plugin_dir())
+        .arg(&file)
+        .output()
+        .unwrap();
+    let now_ms = |time: std::time::SystemTime| time.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let (from, to) = (now_ms(before), now_ms(std::time::SystemTime::now()));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((&stats["parsed"], &stats["invalid"]), (&7.into(), &0.into()), "{stats}");
+    let minutes: Vec<(i64, u64)> = stats["services"]["clock"]["per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|minute| (minute["start_ms"].as_i64().unwrap(), minute["lines"].as_u64().unwrap()))
+        .collect();
+    let minute = |ms: i64| ms.div_euclid(60_000) * 60_000;
+    let (kept, read_at): (Vec<_>, Vec<_>) = minutes
+        .iter()
+        .partition(|(start, _)| [first, last, 1_735_732_800_000].map(minute).contains(start));
+    assert_eq!(
+        kept,
+        [(minute(first), 1), (minute(1_735_732_800_000), 1), (minute(last), 1)],
+        "{minutes:?}"
+    );
+    // The other four count in the minute they were read in.
+    assert_eq!(read_at.iter().map(|(_, lines)| lines).sum::<u64>(), 4, "{minutes:?}");
+    assert!(
+        read_at
+            .iter()
+            .all(|(start, _)| (minute(from)..=minute(to)).contains(start)),
+        "{minutes:?}"
+    );
+}
