@@ -202,8 +202,12 @@ pub fn read_detailed(store: &dyn Store) -> Result<DetailedStats, StoreError> {
 #[derive(Debug, Serialize)]
 pub struct SourceProgress {
     /// Where the file was when its checkpoint was last committed (a file
-    /// keeps its checkpoint when renamed, as by rotation).
+    /// keeps its checkpoint when renamed, as by rotation). A path that is
+    /// not UTF-8 shows its other bytes as U+FFFD here, and is given whole
+    /// in `source_bytes`.
     pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_bytes: Option<Vec<u8>>,
     /// The file's identity: `file:{device}:{inode}`.
     pub file: String,
     /// Every line before this byte offset is counted, none after it
@@ -223,12 +227,18 @@ pub struct SourceProgress {
     pub ignored: Option<String>,
 }
 
+/// A path's bytes as text (other than UTF-8 as U+FFFD).
+pub fn path_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// Reads every file's checkpoint, by path.
 pub fn read_sources(store: &dyn Store) -> Result<Vec<SourceProgress>, StoreError> {
     let mut sources: Vec<_> = file_checkpoints(store)?
         .into_iter()
         .map(|(key, checkpoint)| SourceProgress {
-            source: checkpoint.path,
+            source: path_text(&checkpoint.path),
+            source_bytes: std::str::from_utf8(&checkpoint.path).is_err().then_some(checkpoint.path),
             file: key.source(),
             offset: checkpoint.offset,
             format: checkpoint.format.filter(|format| !format.is_empty()),

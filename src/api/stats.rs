@@ -1,5 +1,7 @@
 //! Statistics and health handlers.
 
+use std::os::unix::ffi::OsStrExt as _;
+
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -28,7 +30,8 @@ pub async fn get_sources(State(state): State<AppState>) -> Result<Json<Vec<Sourc
     let mut sources = read(&state, stats::read_sources).await?;
     let ignored = state.ignored.lock().expect("ignored lock poisoned").clone();
     sources.extend(ignored.into_iter().map(|(key, file)| SourceProgress {
-        source: file.path,
+        source: stats::path_text(file.path.as_os_str().as_bytes()),
+        source_bytes: file.path.to_str().is_none().then(|| file.path.as_os_str().as_bytes().to_vec()),
         file: key.source(),
         offset: 0,
         format: None,

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -75,6 +76,12 @@ fn modified_ms(metadata: &std::fs::Metadata) -> Option<i64> {
     i64::try_from(since_epoch.as_millis()).ok()
 }
 
+/// The path whose bytes a checkpoint keeps.
+pub fn path_of(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt as _;
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
+
 /// True for a gzip file, read decompressed.
 pub fn is_compressed(path: &Path) -> bool {
     path.extension().is_some_and(|extension| extension == "gz")
@@ -92,7 +99,7 @@ pub struct FileReader {
     pub key: FileKey,
     pub source: SourceId,
     /// The path the file was first read under, kept in its checkpoints.
-    pub first_path: String,
+    pub first_path: PathBuf,
     pub parser: ParserHandle,
     /// Offset of the first byte not yet sent in a batch (in the decompressed
     /// stream, for a compressed file).
@@ -163,7 +170,7 @@ impl FileReader {
         FileReader {
             context,
             sniffer: Sniffer::default(),
-            first_path: path.to_string_lossy().into_owned(),
+            first_path: path.clone(),
             compressed: is_compressed(&path),
             path,
             key,
@@ -184,8 +191,8 @@ impl FileReader {
     pub fn resume(&mut self, checkpoint: Checkpoint) {
         self.offset = checkpoint.offset;
         self.head = Some(checkpoint.head);
-        self.compressed = is_compressed(Path::new(&checkpoint.first_path));
-        self.first_path = checkpoint.first_path;
+        self.first_path = path_of(checkpoint.first_path);
+        self.compressed = is_compressed(&self.first_path);
         if let Some(format) = checkpoint.format {
             self.context.format = (!format.is_empty()).then(|| Arc::from(format));
             self.sniffer = Sniffer::decided();
@@ -206,14 +213,14 @@ impl FileReader {
         if let Some(known) = self.head
             && !fingerprint_matches(&file, &known)?
         {
-            info!(path = %self.path.display(), "The file's first bytes changed (copied over, or a new file on a reused inode); reading it from its start.");
+            info!(path = ?self.path, "The file's first bytes changed (copied over, or a new file on a reused inode); reading it from its start.");
             self.restart();
         }
         if self.compressed {
             return self.read_compressed(file, len, batches, limits, last_line, cancel);
         }
         if len < self.offset {
-            warn!(path = %self.path.display(), offset = self.offset, len, "File shrank below its checkpoint; reading it again from the start.");
+            warn!(path = ?self.path, offset = self.offset, len, "File shrank below its checkpoint; reading it again from the start.");
             self.restart();
         }
         if self.head.is_none() {
@@ -262,7 +269,7 @@ impl FileReader {
                 let file = File::open(entry.path())?;
                 let metadata = file.metadata()?;
                 if FileKey::of(&metadata) == self.key && metadata.is_file() {
-                    info!(path = %self.path.display(), renamed = %entry.path().display(), "File was renamed; following it.");
+                    info!(path = ?self.path, renamed = ?entry.path(), "File was renamed; following it.");
                     self.path = entry.path();
                     self.renamed = true;
                     self.context.reference_ms = modified_ms(&metadata);
@@ -311,7 +318,7 @@ impl FileReader {
             Err(error) => return Err(self.damaged(len, error)),
         };
         if skipped < self.offset {
-            warn!(path = %self.path.display(), offset = self.offset, "Compressed file is shorter than its checkpoint; reading it again from the start.");
+            warn!(path = ?self.path, offset = self.offset, "Compressed file is shorter than its checkpoint; reading it again from the start.");
             self.restart();
             drop(decoder);
             // The decoder read through the file's shared position.
@@ -479,7 +486,7 @@ impl FileReader {
         {
             self.context.format = format;
             info!(
-                path = %self.path.display(),
+                path = ?self.path,
                 format = self.context.format.as_deref().unwrap_or("(none: the parser's own)"),
                 "Format chosen for the file."
             );
@@ -488,8 +495,8 @@ impl FileReader {
         let checkpoint = Checkpoint {
             offset: end_offset,
             head,
-            path: self.path.to_string_lossy().into_owned(),
-            first_path: self.first_path.clone(),
+            path: self.path.as_os_str().as_bytes().to_vec(),
+            first_path: self.first_path.as_os_str().as_bytes().to_vec(),
             format: self
                 .sniffer
                 .is_done()

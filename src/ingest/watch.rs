@@ -29,7 +29,7 @@ pub type IgnoredFiles = Arc<Mutex<BTreeMap<FileKey, IgnoredFile>>>;
 /// A file the watcher does not read, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoredFile {
-    pub path: String,
+    pub path: PathBuf,
     pub reason: String,
 }
 
@@ -84,7 +84,7 @@ struct Tracked {
     next_seq: Arc<AtomicU64>,
     /// The path of a checkpoint stored before this run: it routes the file
     /// even if it has been renamed since.
-    first_path: Option<String>,
+    first_path: Option<PathBuf>,
     /// When a rescan first missed the file.
     missing_since: Option<Instant>,
 }
@@ -136,7 +136,7 @@ pub async fn watch_dir(ctx: WatchContext) -> anyhow::Result<()> {
     };
     for (key, checkpoint) in stored {
         let tracked = files.tracked.entry(key).or_default();
-        tracked.first_path = Some(checkpoint.first_path);
+        tracked.first_path = Some(super::file::path_of(checkpoint.first_path));
     }
     let ctx = files.ctx.clone();
     let mut rescan = tokio::time::interval(ctx.poll_interval);
@@ -191,7 +191,7 @@ impl Files {
             }
         }
         let first_path = self.tracked.get(&key).and_then(|tracked| tracked.first_path.as_deref());
-        let routed_by = Path::new(first_path.unwrap_or(&path.to_string_lossy())).to_path_buf();
+        let routed_by = first_path.unwrap_or(path).to_path_buf();
         let Some(parser) = self.route(&routed_by) else {
             self.ignore(key, path, &routed_by);
             return Some(key);
@@ -217,22 +217,23 @@ impl Files {
     fn ignore(&self, key: FileKey, path: &Path, routed_by: &Path) {
         let mut listed = self.ctx.ignored.lock().expect("ignored lock poisoned");
         // Seen at every rescan: the reason is made only for a new name.
-        if listed.get(&key).is_some_and(|file| Path::new(&file.path) == path) {
+        if listed.get(&key).is_some_and(|file| file.path == path) {
             return;
         }
         let name = routed_by.file_name().unwrap_or_default().to_string_lossy();
         let globs: Vec<_> = self.ctx.router.globs().collect();
         let ignored = IgnoredFile {
-            path: path.display().to_string(),
+            path: path.to_path_buf(),
             reason: format!("no route matches `{name}` (routes: {})", globs.join(", ")),
         };
-        info!(path = %ignored.path, reason = %ignored.reason, "File ignored: add a route for it to read it.");
+        info!(path = ?ignored.path, reason = %ignored.reason, "File ignored: add a route for it to read it.");
         listed.insert(key, ignored);
     }
 
-    /// The parser for a file, by its name.
+    /// The parser for a file, by its name (bytes that are not UTF-8 read
+    /// as U+FFFD: `*.log` still matches).
     fn route(&self, path: &Path) -> Option<ParserHandle> {
-        self.ctx.router.parser_for(path.file_name()?.to_str()?).cloned()
+        self.ctx.router.parser_for(&path.file_name()?.to_string_lossy()).cloned()
     }
 
     /// Starts readers for files without one, and forgets the checkpoints of
@@ -283,7 +284,7 @@ impl Files {
         for key in forget {
             let tracked = self.tracked.remove(&key).expect("collected above");
             let seq = tracked.next_seq.fetch_add(1, Ordering::Relaxed);
-            info!(file = %key.source(), path = tracked.first_path.as_deref().unwrap_or(""), "File is gone; forgetting its checkpoint.");
+            info!(file = %key.source(), path = ?tracked.first_path.as_deref().unwrap_or(Path::new("")), "File is gone; forgetting its checkpoint.");
             let (ack, committed) = tokio::sync::oneshot::channel();
             if self
                 .ctx
@@ -319,12 +320,12 @@ async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<N
             }
         }
         Ok(Err(error)) => {
-            warn!(path = %reader.path.display(), error = %error, "Cannot read the file's checkpoint; not reading it.");
+            warn!(path = ?reader.path, error = %error, "Cannot read the file's checkpoint; not reading it.");
             return;
         }
         Err(_) => return,
     }
-    info!(path = %reader.path.display(), offset = reader.offset, "Reading file.");
+    info!(path = ?reader.path, offset = reader.offset, "Reading file.");
     // When the file last changed size, to tell a last line still being
     // written from one that will never get its newline.
     let mut changed = (reader.size_seen, Instant::now());
@@ -355,19 +356,19 @@ async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<N
         match result {
             Ok(lines) => {
                 if lines > 0 {
-                    debug!(path = %reader.path.display(), lines, offset = reader.offset, "Read lines.");
+                    debug!(path = ?reader.path, lines, offset = reader.offset, "Read lines.");
                 }
                 last_error = None;
             }
             Err(ReadError::Closed) => return,
             Err(ReadError::Io(error)) if error.kind() == std::io::ErrorKind::NotFound => {
-                debug!(path = %reader.path.display(), "File is gone; no longer followed.");
+                debug!(path = ?reader.path, "File is gone; no longer followed.");
                 return;
             }
             Err(error) => {
                 let message = error.to_string();
                 if last_error.as_ref() != Some(&message) {
-                    warn!(path = %reader.path.display(), error = %message, "Cannot read file; will retry when it changes.");
+                    warn!(path = ?reader.path, error = %message, "Cannot read file; will retry when it changes.");
                     last_error = Some(message);
                 }
             }

@@ -36,7 +36,7 @@ pub fn run_worker(batches: async_channel::Receiver<Batch>, done: async_channel::
             && delta.invalid * 2 > batch.lines as u64
         {
             warn!(
-                path = %checkpoint.path,
+                path = ?crate::ingest::file::path_of(checkpoint.path.clone()),
                 invalid = delta.invalid,
                 lines = batch.lines,
                 line = %preview(line),

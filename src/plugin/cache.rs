@@ -42,11 +42,11 @@ impl CompileCache {
             .join(format!("{name}.{sha256}.{:016x}.cwasm", engine_hash(engine)));
         match load(engine, &path) {
             Ok(Some(component)) => {
-                debug!(plugin = name, path = %path.display(), "Compiled plugin loaded from the cache.");
+                debug!(plugin = name, path = ?path, "Compiled plugin loaded from the cache.");
                 return Ok(component);
             }
             Ok(None) => {}
-            Err(reason) => warn!(path = %path.display(), %reason, "Cached plugin unusable; compiling it again."),
+            Err(reason) => warn!(path = ?path, %reason, "Cached plugin unusable; compiling it again."),
         }
         let artifact = compile()?;
         // SAFETY: as in `load`; this artifact was made just now by this binary.

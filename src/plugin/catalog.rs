@@ -339,7 +339,7 @@ fn plugin_files(dir: &Path, max_bytes: usize) -> Vec<(String, Vec<u8>, PluginSou
             match read(&path) {
                 Ok(bytes) => Some((name, bytes, PluginSource::File(path))),
                 Err(error) => {
-                    error!(path = %path.display(), error = %error, "Cannot read plugin file.");
+                    error!(path = ?path, error = %error, "Cannot read plugin file.");
                     None
                 }
             }

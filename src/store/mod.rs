@@ -79,11 +79,12 @@ pub struct Checkpoint {
     pub offset: u64,
     /// The file's first bytes, since an inode can be reused by another file.
     pub head: Fingerprint,
-    /// Where the file was when this checkpoint was taken.
-    pub path: String,
+    /// Where the file was when this checkpoint was taken: the path's bytes
+    /// (a name need not be UTF-8; a `String` encodes the same).
+    pub path: Vec<u8>,
     /// The path the file was first read under: it picks the file's parser
     /// (and whether it is compressed) whatever it is renamed to.
-    pub first_path: String,
+    pub first_path: Vec<u8>,
     /// The format the parser chose for the file from its first lines
     /// (`Some("")`: it had nothing to choose; `None`: not asked yet). Kept,
     /// so that a file's format never changes once it is read.
@@ -109,8 +110,8 @@ pub struct FileCounts {
 struct CheckpointV1 {
     offset: u64,
     head: Fingerprint,
-    path: String,
-    first_path: String,
+    path: Vec<u8>,
+    first_path: Vec<u8>,
 }
 
 /// Decodes a stored checkpoint, of this version or the one before.

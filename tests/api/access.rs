@@ -31,6 +31,14 @@ fn read_and_ingest_tokens_guard_their_endpoints_and_nothing_else() {
         );
     }
     assert_eq!(app.request("GET", "/stats", Some("reader-secret"), b"").0, 200);
+    // The scheme's name is case-insensitive.
+    for scheme in ["bearer", "BEARER"] {
+        let request = format!(
+            "GET /stats HTTP/1.1\r\nHost: x\r\nAuthorization: {scheme} reader-secret\r\nConnection: close\r\n\r\n"
+        );
+        let response = app.raw(request.as_bytes());
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    }
 
     let line = b"{\"level\":\"ERROR\",\"service\":\"auth\"}\n";
     let (status, body) = app.request("POST", "/ingest", None, line);

@@ -315,3 +315,44 @@ fn a_deleted_and_recreated_file_is_a_new_file() {
     std::fs::write(&file, json_lines(2_000, 92, &mut truth)).unwrap();
     assert_eq!(app.wait_until_read(&file), truth.stats());
 }
+
+#[test]
+fn odd_file_names_are_escaped_in_the_log_and_given_whole_by_the_api() {
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    let dirs = Dirs::new();
+    let line = "1735732800000 INFO [orders/api] one\n";
+    // A line break that would forge a log line, and two names that are not
+    // UTF-8 and differ only where they are not.
+    let names: [&[u8]; 4] = [b"a\nFORGED.log", b"x\xff.log", b"x\xfe.log", b"y\xff.unrouted"];
+    let paths: Vec<std::path::PathBuf> = names
+        .iter()
+        .map(|name| dirs.watch().join(std::ffi::OsString::from_vec(name.to_vec())))
+        .collect();
+    for path in &paths {
+        std::fs::write(path, line).unwrap();
+    }
+    let app = App::spawn(&dirs, &[]);
+    for path in &paths[..3] {
+        app.wait_until_read(path);
+    }
+    app.wait_for_log(&["File ignored"]);
+    app.wait_for_log(&["Reading file", "FORGED"]);
+    // Every log line that names the file shows its line break escaped.
+    assert_eq!(app.log_lines(&["FORGED"]), app.log_lines(&["a\\nFORGED.log"]));
+    let (_, sources) = app.get("/sources");
+    let sources = sources.as_array().unwrap();
+    assert_eq!(sources.len(), 4, "{sources:?}");
+    for path in &paths {
+        let bytes = path.as_os_str().as_bytes();
+        let source = sources
+            .iter()
+            .find(|source| match source.get("source_bytes") {
+                Some(given) => given == &serde_json::json!(bytes),
+                None => source["source"] == path.to_str().unwrap_or_default(),
+            })
+            .unwrap_or_else(|| panic!("{path:?} in {sources:?}"));
+        // Only names that are not UTF-8 need their bytes given.
+        assert_eq!(source.get("source_bytes").is_some(), path.to_str().is_none(), "{source}");
+        assert_eq!(source["source"], String::from_utf8_lossy(bytes).as_ref(), "{source}");
+    }
+}

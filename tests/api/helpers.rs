@@ -238,6 +238,18 @@ impl App {
         (status, body.read_json().expect("JSON body"))
     }
 
+    /// Sends `request` (a whole HTTP/1.1 request, as written) on a new
+    /// connection and returns the response as read until the service
+    /// closes it.
+    pub fn raw(&self, request: &[u8]) -> String {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
+        stream.write_all(request).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
