@@ -101,6 +101,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         poll_interval: settings.poll_interval(),
         final_line_idle: Duration::from_millis(settings.watch.final_line_idle_ms),
         forget_after: Duration::from_millis(settings.watch.forget_after_ms),
+        follow_symlinks: settings.watch.follow_symlinks,
         // Enough to keep the workers fed; each read holds a buffer.
         concurrent_reads: settings.workers() * 2,
         cancel: shutdown.clone(),

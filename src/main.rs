@@ -17,7 +17,19 @@ fn main() -> ExitCode {
         return logproc::plugin::compiler::child_main(&args.next().unwrap_or_default());
     }
     let cli = Cli::parse();
-    match run(cli) {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // What `run` waited for is done (the last commit included). A blocking
+    // task still running is stuck (a read of a hung file system, say):
+    // the process does not wait for it, as dropping the runtime would.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -35,7 +47,6 @@ fn init_logging(default_filter: &str) {
         .init();
 }
 
-#[tokio::main]
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {

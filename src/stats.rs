@@ -238,7 +238,9 @@ pub fn read_sources(store: &dyn Store) -> Result<Vec<SourceProgress>, StoreError
         .into_iter()
         .map(|(key, checkpoint)| SourceProgress {
             source: path_text(&checkpoint.path),
-            source_bytes: std::str::from_utf8(&checkpoint.path).is_err().then_some(checkpoint.path),
+            source_bytes: std::str::from_utf8(&checkpoint.path)
+                .is_err()
+                .then_some(checkpoint.path),
             file: key.source(),
             offset: checkpoint.offset,
             format: checkpoint.format.filter(|format| !format.is_empty()),

@@ -36,7 +36,9 @@ pub fn check(token: &str, key: &str, headers: &HeaderMap) -> Result<(), ApiError
 /// is case-insensitive (RFC 9110 §11.1), after one or more spaces.
 fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim_start_matches(' '))
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 /// Layer of the read endpoints.

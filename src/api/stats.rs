@@ -29,16 +29,22 @@ pub async fn get_stats(State(state): State<AppState>) -> Result<Json<Stats>, Api
 pub async fn get_sources(State(state): State<AppState>) -> Result<Json<Vec<SourceProgress>>, ApiError> {
     let mut sources = read(&state, stats::read_sources).await?;
     let ignored = state.ignored.lock().expect("ignored lock poisoned").clone();
-    sources.extend(ignored.into_iter().map(|(key, file)| SourceProgress {
-        source: stats::path_text(file.path.as_os_str().as_bytes()),
-        source_bytes: file.path.to_str().is_none().then(|| file.path.as_os_str().as_bytes().to_vec()),
-        file: key.source(),
-        offset: 0,
-        format: None,
-        parsed: 0,
-        invalid: 0,
-        untimed: 0,
-        ignored: Some(file.reason),
+    sources.extend(ignored.into_iter().map(|(key, file)| {
+        SourceProgress {
+            source: stats::path_text(file.path.as_os_str().as_bytes()),
+            source_bytes: file
+                .path
+                .to_str()
+                .is_none()
+                .then(|| file.path.as_os_str().as_bytes().to_vec()),
+            file: key.source(),
+            offset: 0,
+            format: None,
+            parsed: 0,
+            invalid: 0,
+            untimed: 0,
+            ignored: Some(file.reason),
+        }
     }));
     sources.sort_by(|a, b| (&a.source, &a.file).cmp(&(&b.source, &b.file)));
     Ok(Json(sources))

@@ -76,6 +76,21 @@ fn modified_ms(metadata: &std::fs::Metadata) -> Option<i64> {
     i64::try_from(since_epoch.as_millis()).ok()
 }
 
+/// Opens `path` for reading if it is a regular file. Never blocks: a FIFO
+/// put in a file's place would wait in `open` for a writer.
+fn open_regular(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    match metadata.is_file() {
+        true => Ok((file, metadata)),
+        false => Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")),
+    }
+}
+
 /// The path whose bytes a checkpoint keeps.
 pub fn path_of(bytes: Vec<u8>) -> PathBuf {
     use std::os::unix::ffi::OsStringExt as _;
@@ -249,26 +264,26 @@ impl FileReader {
     /// Opens the file this reader follows: at `path`, or, if that now names
     /// another file or nothing, wherever it was renamed to in the directory.
     fn open(&mut self) -> io::Result<(File, u64)> {
-        match File::open(&self.path) {
-            Ok(file) => {
-                let metadata = file.metadata()?;
+        match open_regular(&self.path) {
+            Ok((file, metadata)) => {
                 if FileKey::of(&metadata) == self.key {
                     self.context.reference_ms = modified_ms(&metadata);
                     return Ok((file, metadata.len()));
                 }
             }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            // Gone, or something else (a FIFO) in its place: renamed?
+            Err(error) if matches!(error.kind(), io::ErrorKind::NotFound | io::ErrorKind::InvalidInput) => {}
             Err(error) => return Err(error),
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
         for entry in std::fs::read_dir(dir)?.flatten() {
+            // Not following links; a FIFO can take a removed file's inode.
             if entry
                 .metadata()
-                .is_ok_and(|metadata| FileKey::of(&metadata) == self.key)
+                .is_ok_and(|metadata| metadata.is_file() && FileKey::of(&metadata) == self.key)
             {
-                let file = File::open(entry.path())?;
-                let metadata = file.metadata()?;
-                if FileKey::of(&metadata) == self.key && metadata.is_file() {
+                let (file, metadata) = open_regular(&entry.path())?;
+                if FileKey::of(&metadata) == self.key {
                     info!(path = ?self.path, renamed = ?entry.path(), "File was renamed; following it.");
                     self.path = entry.path();
                     self.renamed = true;

@@ -71,6 +71,8 @@ pub struct WatchContext {
     pub final_line_idle: Duration,
     /// The checkpoint of a file gone from the directory is removed after this long.
     pub forget_after: Duration,
+    /// Read files that links lead to outside the directory.
+    pub follow_symlinks: bool,
     /// Files read at the same time (each holds a read buffer).
     pub concurrent_reads: usize,
     pub cancel: CancellationToken,
@@ -175,8 +177,13 @@ impl Files {
     /// the file is new to this run or its reader ended. Returns the file's
     /// key, if `path` names a file.
     fn observe(&mut self, path: &Path, wake: bool) -> Option<FileKey> {
-        let metadata = std::fs::metadata(path).ok().filter(|metadata| metadata.is_file())?;
+        let metadata = std::fs::metadata(path).ok().filter(|metadata| !metadata.is_dir())?;
         let key = FileKey::of(&metadata);
+        if !metadata.is_file() {
+            // A FIFO would block its reader; a device or socket is no log.
+            self.ignore(key, path, || "not a regular file (a FIFO, socket or device)".into());
+            return Some(key);
+        }
         if self.forgetting.contains_key(&key) {
             return Some(key);
         }
@@ -193,9 +200,22 @@ impl Files {
         let first_path = self.tracked.get(&key).and_then(|tracked| tracked.first_path.as_deref());
         let routed_by = first_path.unwrap_or(path).to_path_buf();
         let Some(parser) = self.route(&routed_by) else {
-            self.ignore(key, path, &routed_by);
+            let name = routed_by.file_name().unwrap_or_default().to_string_lossy();
+            let globs: Vec<_> = self.ctx.router.globs().collect();
+            self.ignore(key, path, || {
+                format!("no route matches `{name}` (routes: {})", globs.join(", "))
+            });
             return Some(key);
         };
+        if let Some(target) = self.link_out_of_dir(path) {
+            self.ignore(key, path, || {
+                format!(
+                    "a symbolic link to {}, outside the watch directory (set watch.follow_symlinks: true to read it)",
+                    target.display()
+                )
+            });
+            return Some(key);
+        }
         self.ctx.ignored.lock().expect("ignored lock poisoned").remove(&key);
         let tracked = self.tracked.entry(key).or_default();
         let wake = Arc::new(Notify::new());
@@ -213,27 +233,40 @@ impl Files {
         Some(key)
     }
 
-    /// Lists a file no route matches in `/sources`, logged once per name.
-    fn ignore(&self, key: FileKey, path: &Path, routed_by: &Path) {
+    /// Lists a file that is not read in `/sources`, with the reason,
+    /// logged once per name.
+    fn ignore(&self, key: FileKey, path: &Path, reason: impl FnOnce() -> String) {
         let mut listed = self.ctx.ignored.lock().expect("ignored lock poisoned");
         // Seen at every rescan: the reason is made only for a new name.
         if listed.get(&key).is_some_and(|file| file.path == path) {
             return;
         }
-        let name = routed_by.file_name().unwrap_or_default().to_string_lossy();
-        let globs: Vec<_> = self.ctx.router.globs().collect();
         let ignored = IgnoredFile {
             path: path.to_path_buf(),
-            reason: format!("no route matches `{name}` (routes: {})", globs.join(", ")),
+            reason: reason(),
         };
-        info!(path = ?ignored.path, reason = %ignored.reason, "File ignored: add a route for it to read it.");
+        info!(path = ?ignored.path, reason = %ignored.reason, "File ignored; it is listed in /sources with the reason.");
         listed.insert(key, ignored);
+    }
+
+    /// Where `path` leads, if it is a symbolic link to a file outside the
+    /// directory and such links are not followed.
+    fn link_out_of_dir(&self, path: &Path) -> Option<PathBuf> {
+        if self.ctx.follow_symlinks || !std::fs::symlink_metadata(path).ok()?.is_symlink() {
+            return None;
+        }
+        // The directory is canonical (see `prepare_dir`).
+        let target = std::fs::canonicalize(path).ok()?;
+        (target.parent() != Some(self.ctx.dir.as_path())).then_some(target)
     }
 
     /// The parser for a file, by its name (bytes that are not UTF-8 read
     /// as U+FFFD: `*.log` still matches).
     fn route(&self, path: &Path) -> Option<ParserHandle> {
-        self.ctx.router.parser_for(&path.file_name()?.to_string_lossy()).cloned()
+        self.ctx
+            .router
+            .parser_for(&path.file_name()?.to_string_lossy())
+            .cloned()
     }
 
     /// Starts readers for files without one, and forgets the checkpoints of
@@ -362,7 +395,7 @@ async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<N
             }
             Err(ReadError::Closed) => return,
             Err(ReadError::Io(error)) if error.kind() == std::io::ErrorKind::NotFound => {
-                debug!(path = ?reader.path, "File is gone; no longer followed.");
+                info!(path = ?reader.path, "File is gone (or no longer a regular file); no longer followed.");
                 return;
             }
             Err(error) => {

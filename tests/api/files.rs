@@ -352,7 +352,121 @@ fn odd_file_names_are_escaped_in_the_log_and_given_whole_by_the_api() {
             })
             .unwrap_or_else(|| panic!("{path:?} in {sources:?}"));
         // Only names that are not UTF-8 need their bytes given.
-        assert_eq!(source.get("source_bytes").is_some(), path.to_str().is_none(), "{source}");
+        assert_eq!(
+            source.get("source_bytes").is_some(),
+            path.to_str().is_none(),
+            "{source}"
+        );
         assert_eq!(source["source"], String::from_utf8_lossy(bytes).as_ref(), "{source}");
     }
+}
+
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt as _;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+}
+
+/// The reason `/sources` gives for not reading `path`, once it gives one.
+fn ignored_reason(app: &App, path: &std::path::Path) -> String {
+    crate::helpers::wait_for(&format!("{} ignored", path.display()), || {
+        let (_, sources) = app.get("/sources");
+        let source = sources
+            .as_array()?
+            .iter()
+            .find(|source| source["source"] == path.to_str().unwrap())?;
+        Some(source["ignored"].as_str()?.to_owned())
+    })
+}
+
+#[test]
+fn fifos_never_block_reading_or_shutdown() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("fifo.yaml");
+    std::fs::write(&config, "watch:\n  poll_interval_ms: 50\npipeline:\n  workers: 2\n").unwrap();
+    let line = "1735732800000 INFO [orders/api] one\n";
+    let mut truth = Truth::default();
+    let followed: Vec<_> = ["a", "b", "c", "d"]
+        .map(|name| dirs.watched(&format!("{name}.log")))
+        .into();
+    for path in &followed {
+        std::fs::write(path, line).unwrap();
+        truth.parsed("orders", "api", "INFO", 1_735_732_800_000);
+    }
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    for path in &followed {
+        app.wait_until_read(path);
+    }
+    // Each file followed (as many as files are read at once) is replaced by
+    // a FIFO, and one more FIFO appears.
+    for path in &followed {
+        std::fs::remove_file(path).unwrap();
+        mkfifo(path);
+    }
+    // Their readers looked at them and let them go.
+    crate::helpers::wait_for("the readers to stop", || {
+        (app.log_lines(&["no longer followed"]) == followed.len()).then_some(())
+    });
+    let fifo = dirs.watched("e.log");
+    mkfifo(&fifo);
+    assert_eq!(
+        ignored_reason(&app, &fifo),
+        "not a regular file (a FIFO, socket or device)"
+    );
+    // Files are still read.
+    let later = dirs.watched("later.log");
+    std::fs::write(&later, line).unwrap();
+    truth.parsed("orders", "api", "INFO", 1_735_732_800_000);
+    assert_eq!(app.wait_until_read(&later), truth.stats());
+    let started = std::time::Instant::now();
+    let status = app.terminate();
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn links_out_of_the_watch_dir_are_read_only_if_asked() {
+    use std::os::unix::fs::symlink;
+    let dirs = Dirs::new();
+    let line = "1735732800000 INFO [orders/api] one\n";
+    let outside = dirs.root.path().join("outside.log");
+    std::fs::write(&outside, line.repeat(2)).unwrap();
+    symlink(&outside, dirs.watched("outside.log")).unwrap();
+    symlink("/etc/passwd", dirs.watched("passwd.log")).unwrap();
+    // A link to a file in the directory is that file: read once.
+    let real = dirs.watched("real.log");
+    std::fs::write(&real, line.repeat(3)).unwrap();
+    symlink("real.log", dirs.watched("current.log")).unwrap();
+
+    let app = App::spawn(&dirs, &[]);
+    for (name, target) in [("outside.log", outside.clone()), ("passwd.log", "/etc/passwd".into())] {
+        let reason = ignored_reason(&app, &dirs.watched(name));
+        assert_eq!(
+            reason,
+            format!(
+                "a symbolic link to {}, outside the watch directory (set watch.follow_symlinks: true to read it)",
+                std::fs::canonicalize(target).unwrap().display()
+            )
+        );
+    }
+    let stats = app.wait_until_read(&real);
+    assert_eq!(
+        (&stats["lines"], &stats["services"]["orders"]["lines"]),
+        (&3.into(), &3.into()),
+        "{stats}"
+    );
+    app.terminate();
+
+    std::fs::remove_file(dirs.watched("passwd.log")).unwrap();
+    let config = dirs.root.path().join("follow.yaml");
+    std::fs::write(&config, "watch:\n  follow_symlinks: true\n").unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    let stats = app.wait_until_read(&outside);
+    assert_eq!(stats["lines"], 5, "{stats}");
 }

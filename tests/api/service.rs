@@ -141,7 +141,7 @@ fn files_no_route_matches_are_logged_once_and_listed_with_the_reason() {
     let routes = "(routes: *.jsonl, *.json, *.ndjson, *.log, *.txt, *.log.[0-9]*, *.[0-9], *.[0-9][0-9], !*.*)";
     for name in ["notes.md", "app.csv"] {
         let path = dirs.watched(name);
-        app.wait_for_log(&["File ignored", &format!("path={}", path.display())]);
+        app.wait_for_log(&["File ignored", &format!("path={path:?}")]);
         let sources = wait_for(&format!("{name} in /sources"), || {
             let (_, sources) = app.get("/sources");
             sources
@@ -242,7 +242,7 @@ fn a_file_mostly_invalid_for_its_parser_is_warned_about_once_with_a_sample() {
     app.wait_until_read(&file);
     let line = app.wait_for_log(&["Most of the file's first lines are invalid"]);
     for part in [
-        format!("path={}", file.display()),
+        format!("path={file:?}"),
         "invalid=2".to_owned(),
         "lines=3".to_owned(),
         "line=Jun 14 15:16:01 combo sshd[19939]: authentication failure".to_owned(),
