@@ -58,6 +58,7 @@ fn read_limits(settings: &Settings) -> ReadLimits {
         batch_lines: settings.pipeline.batch_lines,
         batch_bytes: settings.pipeline.batch_bytes,
         max_line_bytes: settings.pipeline.max_line_bytes,
+        max_decompressed_bytes: settings.watch.max_decompressed_bytes,
     }
 }
 

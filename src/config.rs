@@ -68,6 +68,9 @@ pub struct WatchSettings {
     /// The checkpoint of a file gone from the directory is removed after
     /// this long (its counts stay).
     pub forget_after_ms: u64,
+    /// Most bytes a compressed (`.gz`) file is decompressed to; the rest of
+    /// a larger one is not read (a warning says so).
+    pub max_decompressed_bytes: u64,
     /// Read files that symbolic links in `dir` lead to outside it (links
     /// to files in `dir` are always followed: a file is read once).
     pub follow_symlinks: bool,

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
@@ -33,6 +34,7 @@ pub struct IngestResponse {
 pub async fn ingest(
     State(state): State<AppState>,
     query: Result<Query<IngestQuery>, QueryRejection>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestResponse>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
@@ -53,6 +55,13 @@ pub async fn ingest(
             format!("the body is larger than ingest.max_body_bytes ({limit} bytes); send it in parts"),
         )
     })?;
+    let max_body_bytes = state.ingest_limits.max_body_bytes;
+    let body = match headers.contains_key(header::CONTENT_ENCODING) {
+        false => body,
+        true => tokio::task::spawn_blocking(move || super::encoding::decode(&headers, body, max_body_bytes))
+            .await
+            .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))??,
+    };
 
     let limits = state.ingest_limits;
     let mut acks = Vec::new();

@@ -1,6 +1,7 @@
 //! The HTTP API: statistics, ingest, plugins, the mock generator, health.
 
 mod auth;
+mod encoding;
 mod error;
 mod generator;
 mod ingest;

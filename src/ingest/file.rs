@@ -22,6 +22,9 @@ pub struct ReadLimits {
     pub batch_lines: usize,
     pub batch_bytes: usize,
     pub max_line_bytes: usize,
+    /// Most bytes a compressed file is decompressed to (a file of 10 MB
+    /// can hold 10 GiB of newlines).
+    pub max_decompressed_bytes: u64,
 }
 
 /// Most bytes read from a file at once.
@@ -74,6 +77,44 @@ fn modified_ms(metadata: &std::fs::Metadata) -> Option<i64> {
     let modified = metadata.modified().ok()?;
     let since_epoch = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
     i64::try_from(since_epoch.as_millis()).ok()
+}
+
+/// The length of the run of empty lines (`\n` or `\r\n`) `text` starts with.
+fn empty_lines(text: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match text.get(at..at + 2) {
+            Some([b'\n', _]) => at += 1,
+            Some(b"\r\n") => at += 2,
+            _ if text.get(at) == Some(&b'\n') => return at + 1,
+            _ => return at,
+        }
+    }
+}
+
+/// A reader that fails once more than `left` bytes come out of `inner`.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 && !buf.is_empty() {
+            // At the cap: an error if there is more, the end if not.
+            return match self.inner.read(&mut [0])? {
+                0 => Ok(0),
+                _ => Err(io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    "it decompresses to more than watch.max_decompressed_bytes; the rest is not read",
+                )),
+            };
+        }
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buf[..want])?;
+        self.left -= read as u64;
+        Ok(read)
+    }
 }
 
 /// Opens `path` for reading if it is a regular file. Never blocks: a FIFO
@@ -325,7 +366,10 @@ impl FileReader {
         if self.head.is_none() {
             self.head = Some(fingerprint(&file, 0)?);
         }
-        let mut decoder = MultiGzDecoder::new(io::BufReader::with_capacity(MIN_READ_CHUNK, &file));
+        let mut decoder = Capped {
+            inner: MultiGzDecoder::new(io::BufReader::with_capacity(MIN_READ_CHUNK, &file)),
+            left: limits.max_decompressed_bytes,
+        };
         // The decompressed offset can only be reached by decompressing.
         let skipped = match io::copy(&mut (&mut decoder).take(self.offset), &mut io::sink()) {
             Ok(skipped) => skipped,
@@ -374,6 +418,9 @@ impl FileReader {
     /// so it is not tried again until it changes.
     fn damaged(&mut self, len: u64, error: io::Error) -> ReadError {
         self.compressed_done_at = Some(len);
+        if error.kind() == io::ErrorKind::FileTooLarge {
+            return ReadError::Io(error);
+        }
         ReadError::Io(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("damaged gzip data after decompressed offset {}: {error}", self.offset),
@@ -411,12 +458,27 @@ impl FileReader {
             let (read, cut_short) = match input.read(&mut buffer[start..]) {
                 Ok(read) => (read, false),
                 Err(error) if self.compressed && error.kind() == io::ErrorKind::UnexpectedEof => (0, true),
-                Err(error) => return Err(error.into()),
+                Err(error) => {
+                    // The whole lines before the damage count.
+                    // (`buffer` holds at most the start of a line here.)
+                    if !builder.is_empty() || (buffer_offset > self.offset && !self.skipping_long_line) {
+                        self.send(file, &mut builder, buffer_offset, batches)?;
+                    }
+                    return Err(error.into());
+                }
             };
             buffer.truncate(start + read);
             let at_eof = read == 0;
             let mut consumed = 0;
-            while let Some(newline) = memchr::memchr(b'\n', &buffer[consumed..]) {
+            loop {
+                // Empty lines count nothing: skipped here, a run of them
+                // costs a byte compare each, not a line in a batch.
+                if !self.skipping_long_line {
+                    consumed += empty_lines(&buffer[consumed..]);
+                }
+                let Some(newline) = memchr::memchr(b'\n', &buffer[consumed..]) else {
+                    break;
+                };
                 if std::mem::take(&mut self.skipping_long_line) || newline > limits.max_line_bytes {
                     builder.reject_line();
                     consumed += newline + 1;
@@ -454,8 +516,11 @@ impl FileReader {
                     consumed = buffer.len();
                 }
                 let long_line_waits = self.skipping_long_line || buffer.len() - consumed > limits.max_line_bytes;
-                if !builder.is_empty() {
-                    sent += self.send(file, &mut builder, buffer_offset + consumed as u64, batches)?;
+                let end_of_lines = buffer_offset + consumed as u64;
+                // Empty lines alone move the checkpoint too (not into a
+                // long line being skipped).
+                if !builder.is_empty() || (end_of_lines > self.offset && !long_line_waits) {
+                    sent += self.send(file, &mut builder, end_of_lines, batches)?;
                 }
                 if long_line_waits {
                     // Its end is still to come: the next read goes on from here.

@@ -217,3 +217,34 @@ fn a_gzip_file_cut_back_to_fewer_members_is_read_again_from_its_start() {
     json_lines(2_000, 150, &mut truth);
     assert_eq!(app.wait_until_offset(&file, first.len() as u64), truth.stats());
 }
+
+#[test]
+fn runs_of_empty_lines_cost_little_and_decompression_is_bounded() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("bounded.yaml");
+    std::fs::write(&config, "watch:\n  max_decompressed_bytes: 100000000\n").unwrap();
+    let mut truth = Truth::for_files("newlines");
+    // 64 MiB of empty lines (LF and CRLF) between lines that count: 64 KB
+    // of gzip, read without a line in a batch for each (16 M lines).
+    let blank = "\n".repeat(16 << 20) + &"\r\n".repeat(8 << 20);
+    let text = [
+        json_lines(100, 150, &mut truth),
+        blank.clone(),
+        json_lines(100, 151, &mut truth),
+        blank,
+    ]
+    .concat();
+    let file = dirs.watched("newlines.jsonl.gz");
+    std::fs::write(&file, gzip(&text)).unwrap();
+    // One that decompresses past the limit: the lines before it count.
+    truth.unnamed = Some("bomb");
+    let head = json_lines(50, 152, &mut truth);
+    let bomb = dirs.watched("bomb.jsonl.gz");
+    std::fs::write(&bomb, gzip(&(head + &"\n".repeat(128 << 20)))).unwrap();
+
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    app.wait_until_offset(&file, text.len() as u64);
+    app.wait_for_log(&["bomb.jsonl.gz", "more than watch.max_decompressed_bytes"]);
+    // Read to the limit: its lines, then empty ones.
+    assert_eq!(app.wait_until_offset(&bomb, 100_000_000), truth.stats());
+}

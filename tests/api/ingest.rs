@@ -132,6 +132,65 @@ async fn lines_over_max_line_bytes_are_invalid_from_every_stream() {
     );
 }
 
+/// A POST of `body` to `/ingest` with `Content-Encoding: coding`: the
+/// response's status and body.
+fn post_encoded(app: &App, coding: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let mut request = format!(
+        "POST /ingest?parser=json HTTP/1.1\r\nHost: x\r\nContent-Encoding: {coding}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    let response = app.raw(&request);
+    let status = response[9..12].parse().unwrap();
+    let json = response.split("\r\n\r\n").nth(1).unwrap();
+    (status, serde_json::from_str(json).unwrap())
+}
+
+#[test]
+fn compressed_bodies_are_decoded_within_the_body_limit_and_other_codings_refused() {
+    use std::io::Write as _;
+    let gzip = |bytes: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    };
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("limit.yaml");
+    std::fs::write(&config, "ingest:\n  max_body_bytes: 1000000\n").unwrap();
+    let app = App::spawn(&dirs, &["--config", config.to_str().unwrap()]);
+    let mut truth = Truth::default();
+    let lines = json_lines(2_000, 45, &mut truth);
+    let (status, body) = post_encoded(&app, "gzip", &gzip(lines.as_bytes()));
+    assert_eq!((status, &body["accepted"]), (200, &truth.parsed.into()), "{body}");
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let parsed_before = truth.parsed;
+    zlib.write_all(json_lines(100, 46, &mut truth).as_bytes()).unwrap();
+    let (status, body) = post_encoded(&app, "deflate", &zlib.finish().unwrap());
+    let parsed = truth.parsed - parsed_before;
+    assert_eq!((status, &body["accepted"]), (200, &parsed.into()), "{body}");
+
+    let (status, body) = post_encoded(&app, "zstd", b"(\xb5/\xfd");
+    assert_eq!(status, 415, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("`zstd` is not supported"),
+        "{body}"
+    );
+    // 2 MB of newlines in 2 KB: past the 1 MB limit once decoded.
+    let (status, body) = post_encoded(&app, "gzip", &gzip(&[b'\n'; 2_000_000]));
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("decompresses to more than ingest.max_body_bytes")
+    );
+    let (status, _) = post_encoded(&app, "gzip", b"plain text, not gzip");
+    assert_eq!(status, 400);
+    assert_eq!(app.stats(), truth.stats());
+}
+
 #[test]
 fn serve_can_follow_its_own_generator() {
     // Find a free port, then point the service at its own /ws/logs.
