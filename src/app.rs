@@ -74,9 +74,14 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         plugin_dir = %absolute(&settings.plugins.dir).display(),
         "Starting."
     );
-    let (data_dir, cache_mib) = (settings.storage.data_dir.clone(), settings.storage.cache_mib);
-    let store: Arc<dyn Store> =
-        Arc::new(tokio::task::spawn_blocking(move || SledStore::open(&data_dir, cache_mib << 20)).await??);
+    let (data_dir, cache_mib, min_free_mib) = (
+        settings.storage.data_dir.clone(),
+        settings.storage.cache_mib,
+        settings.storage.min_free_mib,
+    );
+    let store: Arc<dyn Store> = Arc::new(
+        tokio::task::spawn_blocking(move || SledStore::open(&data_dir, cache_mib << 20, min_free_mib << 20)).await??,
+    );
     let parsers = load_plugins(&settings).await?;
     let router = Arc::new(Router::new(&parsers, &settings.routes)?);
     let pipeline = Pipeline::start(store.clone(), &settings)?;
@@ -135,6 +140,11 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
             batch_bytes: settings.pipeline.batch_bytes,
             max_line_bytes: settings.pipeline.max_line_bytes,
         },
+        health: pipeline.health.clone(),
+        bodies: api::BodyBudget::new(
+            settings.server.max_body_bytes_in_flight,
+            Duration::from_millis(settings.server.body_timeout_ms),
+        ),
         uploads: UploadSettings {
             token: settings.plugins.upload_token.clone(),
             max_bytes: settings.plugins.max_upload_bytes,
@@ -148,10 +158,12 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         streams: streams_out.clone(),
     };
     let addr = listener.local_addr()?;
-    let server = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-    let mut server = tokio::spawn(server);
+    let limits = connection_limits(&settings);
+    let server = api::server::serve(listener, api::router(state), limits, shutdown.clone());
+    let mut server = tokio::spawn(async move {
+        server.await;
+        anyhow::Ok(())
+    });
     info!(%addr, workers = settings.workers(), "Listening.");
     if !addr.ip().is_loopback() {
         let open: Vec<_> = [
@@ -179,7 +191,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         _ = shutdown.cancelled() => None,
         result = &mut watcher => Some(("watcher", result.map_err(anyhow::Error::from).and_then(|r| r))),
         result = &mut plugin_dir => Some(("plugin directory watcher", result.map_err(anyhow::Error::from).and_then(|r| r))),
-        result = &mut server => Some(("server", result.map_err(anyhow::Error::from).and_then(|r| r.map_err(Into::into)))),
+        result = &mut server => Some(("server", result.map_err(anyhow::Error::from).and_then(|r| r))),
     };
     info!("Shutting down.");
     shutdown.cancel();
@@ -215,6 +227,32 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     }
     info!("Stopped.");
     Ok(())
+}
+
+/// The server's connection limits, within the open-files limit (raised to
+/// its hard limit first): room is left for the files read and the store.
+fn connection_limits(settings: &Settings) -> api::server::ConnectionLimits {
+    const OTHER_FILES: u64 = 256;
+    let mut max_connections = settings.server.max_connections;
+    match api::server::raise_open_files_limit() {
+        Ok(open_files) => {
+            let room = open_files.saturating_sub(OTHER_FILES).max(1) as usize;
+            if room < max_connections {
+                warn!(
+                    max_connections,
+                    open_files,
+                    allowed = room,
+                    "server.max_connections is more than the open-files limit leaves room for; using fewer (raise the limit with ulimit -n or LimitNOFILE)."
+                );
+                max_connections = room;
+            }
+        }
+        Err(error) => warn!(%error, "Cannot read or raise the open-files limit."),
+    }
+    api::server::ConnectionLimits {
+        max_connections,
+        header_timeout: Duration::from_millis(settings.server.header_timeout_ms),
+    }
 }
 
 /// The parsers of the named HTTP sources (`POST /ingest?source=NAME`).

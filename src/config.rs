@@ -35,6 +35,17 @@ pub struct ServerSettings {
     pub listen: String,
     /// Longest a graceful shutdown may take.
     pub shutdown_timeout_ms: u64,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Longest a request's head (its line and headers) may take to arrive,
+    /// and a kept-alive connection may stay idle; then it is closed.
+    pub header_timeout_ms: u64,
+    /// Longest a request's body may take to arrive (408 past it).
+    pub body_timeout_ms: u64,
+    /// Request bodies held in memory at once, all requests together; a
+    /// request whose body does not fit waits for room, up to half of
+    /// `body_timeout_ms`, then gets 503.
+    pub max_body_bytes_in_flight: usize,
     /// Bearer token `POST /ingest` needs; without one, ingest is open.
     #[serde(default, skip_serializing)]
     pub ingest_token: Option<String>,
@@ -53,6 +64,9 @@ pub struct StorageSettings {
     pub commit_interval_ms: u64,
     /// sled's page cache, in MiB.
     pub cache_mib: u64,
+    /// Free space the data directory's file system must have for the store
+    /// to be opened (at start, and again after a failed write), in MiB.
+    pub min_free_mib: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -497,7 +511,26 @@ impl Settings {
             ("watch.poll_interval_ms", self.watch.poll_interval_ms),
             ("watch.final_line_idle_ms", self.watch.final_line_idle_ms),
             ("watch.forget_after_ms", self.watch.forget_after_ms),
+            ("watch.max_decompressed_bytes", self.watch.max_decompressed_bytes),
+            ("server.max_connections", self.server.max_connections as u64),
+            ("server.header_timeout_ms", self.server.header_timeout_ms),
+            ("server.body_timeout_ms", self.server.body_timeout_ms),
+            (
+                "server.max_body_bytes_in_flight",
+                self.server.max_body_bytes_in_flight as u64,
+            ),
         ];
+        // A body as large as allowed must fit in the room for bodies.
+        for (key, limit) in [
+            ("ingest.max_body_bytes", self.ingest.max_body_bytes),
+            ("plugins.max_upload_bytes", self.plugins.max_upload_bytes),
+        ] {
+            anyhow::ensure!(
+                limit <= self.server.max_body_bytes_in_flight,
+                "invalid configuration: {key} ({limit}) is more than server.max_body_bytes_in_flight ({}): raise that too",
+                self.server.max_body_bytes_in_flight
+            );
+        }
         for (key, value) in positive {
             anyhow::ensure!(value > 0, "invalid configuration: {key} must be greater than 0");
         }

@@ -299,12 +299,12 @@ mod tests {
         let mut first = Delta::default();
         first.record("a", "x", Level::Info, H12 - 30_000); // 11:59:30
         first.record("a", "x", Level::Error, H12 + 10_000); // 12:00:10
-        store.commit(&Commit::new(&first, Default::default())).unwrap();
+        store.commit(&Commit::new(1, &first, Default::default())).unwrap();
         let mut second = Delta::default();
         second.record("a", "x", Level::Info, H12 - 10_000); // 11:59:50
         second.record("a", "y", Level::Warn, H12 + 59_999); // 12:00:59.999
         second.record("a", "y", Level::Fatal, H12 + 60_000); // 12:01:00
-        store.commit(&Commit::new(&second, Default::default())).unwrap();
+        store.commit(&Commit::new(2, &second, Default::default())).unwrap();
 
         let stats = read_service(&store, "a", 60).unwrap().unwrap();
         let minutes: Vec<_> = stats

@@ -25,19 +25,10 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
-}
-
-impl ApiError {
-    /// A request body that could not be read: `too_large` says which limit
-    /// it broke (413); anything else is a 400.
-    pub fn from_body(rejection: axum::extract::rejection::BytesRejection, too_large: String) -> ApiError {
-        match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(too_large),
-            _ => ApiError::BadRequest(rejection.body_text()),
-        }
-    }
 }
 
 impl IntoResponse for ApiError {
@@ -52,7 +43,13 @@ impl IntoResponse for ApiError {
             }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) => {
+                // Every 503 is for a while: the store is back, the room
+                // for bodies freed, or the service restarted.
+                let body = Json(json!({ "error": self.to_string() }));
+                return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "2")], body).into_response();
+            }
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(cause) => {
                 error!(error = format!("{cause:#}"), "Request failed.");

@@ -1,8 +1,8 @@
 //! `POST /ingest`: lines in a request body, answered once they are committed.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use serde::{Deserialize, Serialize};
@@ -35,9 +35,15 @@ pub async fn ingest(
     State(state): State<AppState>,
     query: Result<Query<IngestQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    // Not a byte read while lines cannot be committed.
+    if let Some(reason) = state.health.failing() {
+        return Err(ApiError::Unavailable(format!(
+            "lines cannot be committed now ({reason}); retry later"
+        )));
+    }
     let parser = match (&query.source, &query.parser, &query.format) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(ApiError::BadRequest(
@@ -48,19 +54,25 @@ pub async fn ingest(
         (None, parser, format) => ingest_parser(&state, parser.as_deref().unwrap_or(AUTO), format.as_deref()).await?,
     };
     let parser = &parser;
-    let body = body.map_err(|rejection| {
-        let limit = state.ingest_limits.max_body_bytes;
-        ApiError::from_body(
-            rejection,
-            format!("the body is larger than ingest.max_body_bytes ({limit} bytes); send it in parts"),
-        )
-    })?;
-    let max_body_bytes = state.ingest_limits.max_body_bytes;
-    let body = match headers.contains_key(header::CONTENT_ENCODING) {
-        false => body,
-        true => tokio::task::spawn_blocking(move || super::encoding::decode(&headers, body, max_body_bytes))
-            .await
-            .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))??,
+    let limit = state.ingest_limits.max_body_bytes;
+    let encoded = headers.contains_key(header::CONTENT_ENCODING);
+    // Room for what a compressed body decompresses to, as well.
+    let extra = if encoded { limit } else { 0 };
+    let read = state
+        .bodies
+        .read(&headers, body, limit, extra, || {
+            format!("the body is larger than ingest.max_body_bytes ({limit} bytes); send it in parts")
+        })
+        .await?;
+    let _room = read.room;
+    let body = match encoded {
+        false => read.bytes,
+        true => {
+            let bytes = read.bytes;
+            tokio::task::spawn_blocking(move || super::encoding::decode(&headers, bytes, limit))
+                .await
+                .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))??
+        }
     };
 
     let limits = state.ingest_limits;

@@ -1,24 +1,26 @@
 //! The HTTP API: statistics, ingest, plugins, the mock generator, health.
 
 mod auth;
+mod body;
 mod encoding;
 mod error;
 mod generator;
 mod ingest;
 mod plugins;
+pub mod server;
 mod stats;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use auth::Tokens;
+pub use body::BodyBudget;
 pub use error::ApiError;
 
 use crate::pipeline::{Batch, ParserHandle, Parsers};
@@ -39,6 +41,10 @@ pub struct AppState {
     pub http_sources: Arc<HashMap<String, ParserHandle>>,
     pub ingest_limits: IngestLimits,
     pub uploads: UploadSettings,
+    /// Room for request bodies, shared by every request.
+    pub bodies: BodyBudget,
+    /// Whether commits go through (`/healthz`; ingest waits while not).
+    pub health: Arc<crate::pipeline::aggregator::CommitHealth>,
     /// Bearer tokens of the read and ingest endpoints.
     pub tokens: Tokens,
     /// Files of the watch directory that no route matches, with the reason.
@@ -68,8 +74,6 @@ pub struct IngestLimits {
 }
 
 pub fn router(state: AppState) -> Router {
-    let max_body = state.ingest_limits.max_body_bytes;
-    let max_upload = state.uploads.max_bytes;
     let reads = Router::new()
         .route("/stats", get(stats::get_stats))
         .route("/stats/{service}", get(stats::get_service))
@@ -78,16 +82,14 @@ pub fn router(state: AppState) -> Router {
         .route("/ws/logs", get(generator::ws_logs))
         .route_layer(from_fn_with_state(state.clone(), auth::require_read));
     let ingest = Router::new()
-        .route("/ingest", post(ingest::ingest).layer(DefaultBodyLimit::max(max_body)))
+        .route("/ingest", post(ingest::ingest))
         .route_layer(from_fn_with_state(state.clone(), auth::require_ingest));
     Router::new()
         .route("/healthz", get(stats::healthz))
         // Its own token (plugins.upload_token), checked by the handlers.
         .route(
             "/plugins/{name}",
-            put(plugins::put_plugin)
-                .delete(plugins::delete_plugin)
-                .layer(DefaultBodyLimit::max(max_upload)),
+            put(plugins::put_plugin).delete(plugins::delete_plugin),
         )
         .merge(reads)
         .merge(ingest)

@@ -1,8 +1,7 @@
 //! `GET /plugins`: the parsers the service has loaded.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde::Serialize;
@@ -82,21 +81,23 @@ pub async fn put_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<PluginDoc>, ApiError> {
+    // Before a byte of the body is read.
     authorize(&state, &headers)?;
-    let body = body.map_err(|rejection| {
-        let limit = state.uploads.max_bytes;
-        ApiError::from_body(
-            rejection,
-            format!("the plugin is larger than plugins.max_upload_bytes ({limit} bytes)"),
-        )
-    })?;
+    let limit = state.uploads.max_bytes;
+    let body = state
+        .bodies
+        .read(&headers, body, limit, 0, || {
+            format!("the plugin is larger than plugins.max_upload_bytes ({limit} bytes)")
+        })
+        .await?;
     let parsers = state.parsers.clone();
     let installed = tokio::task::spawn_blocking(move || {
+        let _room = body.room;
         parsers
             .catalog()
-            .install(&name, &body, &|plugin| parsers.accepts(plugin))
+            .install(&name, &body.bytes, &|plugin| parsers.accepts(plugin))
     })
     .await
     .map_err(anyhow::Error::from)?;

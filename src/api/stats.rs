@@ -5,6 +5,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -17,8 +18,15 @@ const DEFAULT_MINUTES: usize = 60;
 /// At most one week of minutes.
 const MAX_MINUTES: usize = 10_080;
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// `ok`, or 503 with the reason while commits fail (a full disk, say).
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    match state.health.failing() {
+        None => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unhealthy", "reason": format!("commits fail: {reason}") })),
+        ),
+    }
 }
 
 pub async fn get_stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
@@ -86,7 +94,11 @@ async fn read<T: Send + 'static>(
     let result = tokio::task::spawn_blocking(move || query(store.as_ref()))
         .await
         .map_err(anyhow::Error::from)?;
-    Ok(result.map_err(anyhow::Error::from)?)
+    result.map_err(|error| match error {
+        // Counts that a restart could lose are not shown.
+        StoreError::Unavailable { .. } => ApiError::Unavailable(error.to_string()),
+        error => ApiError::Internal(error.into()),
+    })
 }
 
 fn bad_minutes(got: &str) -> ApiError {

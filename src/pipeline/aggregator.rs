@@ -2,10 +2,10 @@
 //! order and commits counters and checkpoints together, on an interval.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tracing::{debug, error};
+use tracing::{debug, error, info, warn};
 
 use super::Done;
 use super::batch::{Ack, Counted, Progress, SourceId};
@@ -81,6 +81,32 @@ impl Pending {
     }
 }
 
+/// Whether commits go through: the aggregator says, `/healthz` and
+/// `POST /ingest` ask.
+#[derive(Debug, Default)]
+pub struct CommitHealth {
+    failing: Mutex<Option<String>>,
+}
+
+impl CommitHealth {
+    /// Why the last commit failed, while commits fail.
+    pub fn failing(&self) -> Option<String> {
+        self.failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, failing: Option<String>) {
+        *self.failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = failing;
+    }
+}
+
+/// First wait before a failed commit is tried again, doubled up to
+/// [`LAST_RETRY`] while it keeps failing.
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+
 /// Once batches stop coming for this long, what they brought is committed
 /// without waiting for the next tick, so the end of a burst (and an HTTP
 /// ingest's answer) does not wait up to a whole interval. While batches keep
@@ -88,10 +114,15 @@ impl Pending {
 const IDLE_COMMIT: Duration = Duration::from_millis(5);
 
 /// Runs until every sender of `done` is gone, then commits what remains.
+/// Commits are numbered on from `last_seq`. While a commit fails, no more
+/// batches are taken (sources wait: reading pauses, the queue fills) and it
+/// is tried again, as it was, until it goes through.
 pub async fn run_aggregator(
     done: async_channel::Receiver<Done>,
     store: Arc<dyn Store>,
     interval: Duration,
+    mut last_seq: u64,
+    health: Arc<CommitHealth>,
 ) -> anyhow::Result<()> {
     let mut order: HashMap<SourceId, SourceOrder> = HashMap::new();
     let mut pending = Pending::default();
@@ -104,7 +135,29 @@ pub async fn run_aggregator(
     let idle = tokio::time::sleep(IDLE_COMMIT);
     tokio::pin!(idle);
     let mut idle_armed = false;
+    // Set while the last commit failed: when to try it again.
+    let mut retry_in: Option<Duration> = None;
     loop {
+        if let Some(wait) = retry_in {
+            tokio::time::sleep(wait).await;
+            match commit(&store, &mut pending, last_seq + 1).await {
+                Ok(()) => {
+                    last_seq += 1;
+                    retry_in = None;
+                    health.set(None);
+                    info!("Commits go through again; nothing was lost.");
+                }
+                Err(error) => {
+                    let error = format!("{error:#}");
+                    if health.failing().as_ref() != Some(&error) {
+                        warn!(%error, "Commit failed again; will retry.");
+                    }
+                    health.set(Some(error));
+                    retry_in = Some((wait * 2).min(LAST_RETRY));
+                }
+            }
+            continue;
+        }
         let due = tokio::select! {
             finished = done.recv() => match finished {
                 Ok(finished) => {
@@ -121,9 +174,17 @@ pub async fn run_aggregator(
                 true
             }
         };
-        if due && let Err(error) = commit(&store, &mut pending).await {
-            // Kept in `pending`: the next tick retries.
-            error!(error = %error, "Commit failed; will retry.");
+        if due {
+            match commit(&store, &mut pending, last_seq + 1).await {
+                Ok(()) => last_seq += 1,
+                Err(error) => {
+                    // Kept in `pending`, and tried again as it is.
+                    let error = format!("{error:#}");
+                    error!(%error, "Commit failed: nothing more is read or accepted until it goes through (retrying).");
+                    health.set(Some(error));
+                    retry_in = Some(FIRST_RETRY);
+                }
+            }
         }
     }
     let unordered: usize = order.values().map(|source| source.waiting.len()).sum();
@@ -135,7 +196,7 @@ pub async fn run_aggregator(
             "Batches finished after a missing one were not committed."
         );
     }
-    commit(&store, &mut pending).await
+    commit(&store, &mut pending, last_seq + 1).await
 }
 
 /// Merges `finished` if it is next in its source; otherwise holds it until
@@ -164,9 +225,10 @@ fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, tot
     }
 }
 
-async fn commit(store: &Arc<dyn Store>, pending: &mut Pending) -> anyhow::Result<()> {
+/// Commits `pending` as commit number `seq`.
+async fn commit(store: &Arc<dyn Store>, pending: &mut Pending, seq: u64) -> anyhow::Result<()> {
     if pending.delta.lines() > 0 || !pending.checkpoints.is_empty() {
-        let commit = Commit::new(&pending.delta, pending.checkpoints.clone());
+        let commit = Commit::new(seq, &pending.delta, pending.checkpoints.clone());
         let store = store.clone();
         tokio::task::spawn_blocking(move || store.commit(&commit)).await??;
     }

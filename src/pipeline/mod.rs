@@ -29,13 +29,18 @@ pub struct Done {
 /// sender is dropped, [`Pipeline::finish`] waits for the last commit.
 pub struct Pipeline {
     pub batches: async_channel::Sender<Batch>,
+    /// Whether commits go through.
+    pub health: Arc<aggregator::CommitHealth>,
     workers: Vec<std::thread::JoinHandle<()>>,
     aggregator: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Pipeline {
-    /// Starts the workers and the aggregator, which commits to `store`.
+    /// Starts the workers and the aggregator, which commits to `store`
+    /// (numbering its commits on from the last one there).
     pub fn start(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<Pipeline> {
+        let last_seq = store.last_commit_seq()?;
+        let health = Arc::new(aggregator::CommitHealth::default());
         let queue_batches = settings.pipeline.queue_batches;
         let (batches, batch_queue) = async_channel::bounded(queue_batches);
         let (done_tx, done_rx) = async_channel::bounded(queue_batches);
@@ -47,9 +52,16 @@ impl Pipeline {
                     .spawn(move || worker::run_worker(batch_queue, done_tx))
             })
             .collect::<Result<_, _>>()?;
-        let aggregator = tokio::spawn(aggregator::run_aggregator(done_rx, store, settings.commit_interval()));
+        let aggregator = tokio::spawn(aggregator::run_aggregator(
+            done_rx,
+            store,
+            settings.commit_interval(),
+            last_seq,
+            health.clone(),
+        ));
         Ok(Pipeline {
             batches,
+            health,
             workers,
             aggregator,
         })

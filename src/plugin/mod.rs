@@ -173,6 +173,9 @@ pub const MAX_SHOWN_BYTES: usize = 512;
 /// Most bytes of the version `describe` may give.
 const MAX_VERSION_BYTES: usize = 64;
 
+/// Most resource handles (WASI streams, say) an instance may hold at once.
+const MAX_HANDLES: usize = 1024;
+
 /// Most bytes of a format name `detect` may give.
 const MAX_FORMAT_BYTES: usize = 64;
 
@@ -658,6 +661,9 @@ impl CompiledPlugin {
         // What a call returns is copied into host memory: no more of it
         // than the instance's own memory cap (wasmtime's default: 128 MiB).
         store.set_hostcall_fuel(self.engine.limits.memory_bytes);
+        // A parser holds a few WASI handles (streams); wasmtime allows
+        // 100,000, each a host allocation.
+        store.set_max_component_handles(MAX_HANDLES);
         // Instantiation runs guest code (start functions) too.
         store.set_epoch_deadline(deadline_ticks(self.engine.limits.call_timeout));
         let exports = unpanicked(|| match &self.pre {

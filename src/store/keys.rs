@@ -12,8 +12,10 @@
 //! - `o/{source}`: a source's checkpoint (postcard); a file's source is
 //!   `file:{dev}:{inode}`
 //! - `v/format`: the store format, [`FORMAT_VERSION`]
+//! - `v/commit`: the sequence number of the last commit, written by each
+//!   commit: after a failed flush, it tells whether the commit is on disk
 //!
-//! `t/invalid` and `v/format` are 8-byte big-endian integers; `c/` values
+//! `t/invalid`, `v/format` and `v/commit` are 8-byte big-endian integers; `c/` values
 //! hold one count per level (postcard: 7 varints, a few bytes, where a key
 //! per level made a 2 GB file's keys five times as many); `m/` values map
 //! the minute of the hour (0 to 59) to such counts (postcard).
@@ -40,6 +42,8 @@ pub const CHECKPOINT_PREFIX: &[u8] = b"o/";
 
 /// Key of the store format version (a counter).
 pub const FORMAT: &[u8] = b"v/format";
+/// Key of the last commit's sequence number (a counter).
+pub const COMMIT_SEQ: &[u8] = b"v/commit";
 /// The layout described here. Stores from before this key existed are
 /// format 1; format 2 had a `m/` key per minute.
 pub const FORMAT_VERSION: u64 = 3;

@@ -68,6 +68,27 @@ pub enum StoreError {
         /// The key, lossily decoded.
         key: String,
     },
+    /// The file system of the data directory has too little room to open
+    /// the store safely (sled writes as it opens; a write cut short by a
+    /// full disk can damage it).
+    #[error(
+        "the data directory {path} has {free_mib} MiB free; the store needs at least {needed_mib} MiB (storage.min_free_mib) to be opened or written safely: free some space"
+    )]
+    NoSpace {
+        /// The data directory.
+        path: String,
+        /// Free space for this process.
+        free_mib: u64,
+        /// storage.min_free_mib.
+        needed_mib: u64,
+    },
+    /// A write failed; reads and writes wait until the store is opened
+    /// again from disk, which every commit tries.
+    #[error("the store is unavailable until a write succeeds again: {reason}")]
+    Unavailable {
+        /// Why the last write failed.
+        reason: String,
+    },
 }
 
 /// How far a file has been counted: every line before `offset` is in the
@@ -180,6 +201,9 @@ pub const FILE_SOURCE_PREFIX: &str = "file:";
 /// What one commit writes, all or nothing.
 #[derive(Debug, Default)]
 pub struct Commit {
+    /// This commit's number, one past the last's; stored with it, so that
+    /// a commit whose flush failed can be told on disk or not.
+    pub seq: u64,
     /// Invalid lines to add.
     pub invalid: u64,
     /// Per-level counts to add, by `c/` key.
@@ -192,7 +216,7 @@ pub struct Commit {
 
 impl Commit {
     /// The counter increments of `delta`, and the checkpoints that go with it.
-    pub fn new(delta: &Delta, checkpoints: BTreeMap<String, Option<Checkpoint>>) -> Commit {
+    pub fn new(seq: u64, delta: &Delta, checkpoints: BTreeMap<String, Option<Checkpoint>>) -> Commit {
         let mut components = BTreeMap::new();
         let mut hours = BTreeMap::<_, keys::HourCounts>::new();
         for (service, counts) in &delta.services {
@@ -205,6 +229,7 @@ impl Commit {
             }
         }
         Commit {
+            seq,
             invalid: delta.invalid,
             components,
             hours,
@@ -220,7 +245,8 @@ impl Commit {
     /// Every (key, new value) the commit writes, given `current` values:
     /// counters summed, checkpoints set (`None`: removed).
     fn writes(&self, current: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>) -> Result<Vec<Write>, StoreError> {
-        let mut writes = Vec::with_capacity(self.components.len() + self.hours.len() + self.checkpoints.len() + 1);
+        let mut writes = Vec::with_capacity(self.components.len() + self.hours.len() + self.checkpoints.len() + 2);
+        writes.push((keys::COMMIT_SEQ.to_vec(), Some(keys::encode_counter(self.seq).to_vec())));
         if self.invalid > 0 {
             let invalid = stored_counter(keys::INVALID, current(keys::INVALID)?)?;
             writes.push((
@@ -282,6 +308,11 @@ pub trait Store: Send + Sync + 'static {
     /// The counter under `key` (0 when absent).
     fn counter(&self, key: &[u8]) -> Result<u64, StoreError> {
         stored_counter(key, self.get(key)?)
+    }
+
+    /// The sequence number of the last commit on disk (0: none yet).
+    fn last_commit_seq(&self) -> Result<u64, StoreError> {
+        self.counter(keys::COMMIT_SEQ)
     }
 }
 

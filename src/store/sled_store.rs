@@ -1,39 +1,103 @@
 //! The embedded, durable backend: one sled tree, one `apply_batch` and one
 //! flush per commit.
+//!
+//! A commit that fails (a full disk, an I/O error) leaves sled holding
+//! writes in memory that are not on disk, and sled refuses every later
+//! write: the database is closed, reads answer "unavailable" rather than
+//! counts that a restart would lose, and the next commit opens it again
+//! from disk once there is room (`storage.min_free_mib`), so the service
+//! recovers by itself. Reads wait while a commit is written, so they never
+//! see one that is not yet on disk.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 use super::{Commit, Entry, Store, StoreError, keys};
 
 /// Counters and checkpoints in a sled database on disk.
 pub struct SledStore {
-    db: sled::Db,
+    dir: PathBuf,
+    cache_bytes: u64,
+    min_free_bytes: u64,
+    state: RwLock<State>,
+}
+
+enum State {
+    Open(sled::Db),
+    /// Closed after a failed write, for this reason.
+    Failed(String),
 }
 
 impl SledStore {
-    /// Opens (or creates) the database in `dir`, caching up to `cache_bytes`.
-    pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|source| {
-                let path = dir.display().to_string();
-                match &source {
-                    // sled reports a held lock only in the message.
-                    sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                        StoreError::Locked { path }
-                    }
-                    sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => StoreError::Damaged {
-                        path,
-                        detail: source.to_string(),
-                    },
-                    _ => StoreError::Open { path, source },
-                }
-            })?;
-        check_format(&db, dir)?;
-        Ok(SledStore { db })
+    /// Opens (or creates) the database in `dir`, caching up to
+    /// `cache_bytes`, if its file system has `min_free_bytes` free (else
+    /// nothing in `dir` is touched).
+    pub fn open(dir: &Path, cache_bytes: u64, min_free_bytes: u64) -> Result<SledStore, StoreError> {
+        let db = open_db(dir, cache_bytes, min_free_bytes)?;
+        Ok(SledStore {
+            dir: dir.to_path_buf(),
+            cache_bytes,
+            min_free_bytes,
+            state: RwLock::new(State::Open(db)),
+        })
     }
+
+    /// Runs `read` on the open database.
+    fn read<T>(&self, read: impl FnOnce(&sled::Db) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match &*self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            State::Open(db) => read(db),
+            State::Failed(reason) => Err(StoreError::Unavailable { reason: reason.clone() }),
+        }
+    }
+}
+
+/// Opens sled in `dir` and checks what it holds.
+fn open_db(dir: &Path, cache_bytes: u64, min_free_bytes: u64) -> Result<sled::Db, StoreError> {
+    check_free_space(dir, min_free_bytes)?;
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_bytes)
+        .open()
+        .map_err(|source| {
+            let path = dir.display().to_string();
+            match &source {
+                // sled reports a held lock only in the message.
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => StoreError::Locked { path },
+                sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => StoreError::Damaged {
+                    path,
+                    detail: source.to_string(),
+                },
+                _ => StoreError::Open { path, source },
+            }
+        })?;
+    check_format(&db, dir)?;
+    Ok(db)
+}
+
+/// Refuses to go on when the file system of `dir` (or of its nearest
+/// existing parent, for a store still to be made) has less than
+/// `min_free_bytes` free.
+fn check_free_space(dir: &Path, min_free_bytes: u64) -> Result<(), StoreError> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let existing = dir.ancestors().find(|path| path.exists()).unwrap_or(Path::new("."));
+    let Ok(path) = std::ffi::CString::new(existing.as_os_str().as_bytes()) else {
+        return Ok(());
+    };
+    // SAFETY: statvfs writes only the struct passed; the path is a C string.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        // Unknown: opening will say what is wrong, if anything.
+        return Ok(());
+    }
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    if free < min_free_bytes {
+        return Err(StoreError::NoSpace {
+            path: dir.display().to_string(),
+            free_mib: free >> 20,
+            needed_mib: min_free_bytes >> 20,
+        });
+    }
+    Ok(())
 }
 
 /// A file next to sled's that says a store lives here, and in which
@@ -116,31 +180,54 @@ impl Store for SledStore {
         if commit.is_empty() {
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
-        // The aggregator is the only writer, so reading the current values
-        // here cannot race with another increment.
-        for (key, value) in commit.writes(|key| self.get(key))? {
-            match value {
-                Some(value) => batch.insert(key, value),
-                None => batch.remove(key),
+        let mut state = self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let State::Failed(_) = &*state {
+            let db = open_db(&self.dir, self.cache_bytes, self.min_free_bytes)?;
+            tracing::info!(dir = ?self.dir, "The store is open again; committing what waited.");
+            // The commit that failed may have reached the disk all the same.
+            let on_disk = keys::decode_counter(&db.get(keys::COMMIT_SEQ)?.unwrap_or_default()).unwrap_or(0);
+            *state = State::Open(db);
+            if on_disk >= commit.seq {
+                return Ok(());
             }
         }
-        self.db.apply_batch(batch)?;
-        self.db.flush()?;
-        Ok(())
+        let State::Open(db) = &*state else {
+            unreachable!("opened above")
+        };
+        let written = (|| {
+            let mut batch = sled::Batch::default();
+            // The aggregator is the only writer, so reading the current
+            // values here cannot race with another increment.
+            for (key, value) in commit.writes(|key| Ok(db.get(key)?.map(|value| value.to_vec())))? {
+                match value {
+                    Some(value) => batch.insert(key, value),
+                    None => batch.remove(key),
+                }
+            }
+            db.apply_batch(batch)?;
+            db.flush()?;
+            Ok(())
+        })();
+        if let Err(error @ (StoreError::Backend(_) | StoreError::Open { .. })) = &written {
+            // What sled holds in memory is not on disk, and it takes no
+            // more writes: close it; the next commit opens it again.
+            *state = State::Failed(error.to_string());
+        }
+        written
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get(key)?.map(|value| value.to_vec()))
+        self.read(|db| Ok(db.get(key)?.map(|value| value.to_vec())))
     }
 
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
-        self.db
-            .scan_prefix(prefix)
-            .map(|entry| {
-                let (key, value) = entry?;
-                Ok((key.to_vec(), value.to_vec()))
-            })
-            .collect()
+        self.read(|db| {
+            db.scan_prefix(prefix)
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    Ok((key.to_vec(), value.to_vec()))
+                })
+                .collect()
+        })
     }
 }

@@ -122,7 +122,7 @@ impl App {
         App::start(command)
     }
 
-    fn start(mut command: Command) -> App {
+    pub fn start(mut command: Command) -> App {
         let mut child = command
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

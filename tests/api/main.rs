@@ -3,8 +3,10 @@
 //! the data they write, never by the code under test.
 
 mod access;
+mod clients;
 mod config;
 mod crash;
+mod disk;
 mod file_lifecycle;
 mod files;
 mod formats;
