@@ -1,7 +1,10 @@
 //! The watched directory: every file that matches a route is read from its
 //! checkpoint and then followed. File system events wake a file's reader at
-//! once; a poll on an interval backs them up, and a rescan of the directory
-//! finds files whose events were lost.
+//! once; a poll backs them up, and a rescan of the directory finds files
+//! whose events were lost. Both back off while nothing changes (from
+//! `watch.poll_interval_ms` up to [`MAX_IDLE_POLL`]), and a poll first
+//! compares the file's size and time with the last look, without opening
+//! it: 100,000 idle files cost next to nothing.
 //!
 //! Files are known by device and inode, not by name, so a file renamed
 //! within the directory (rotated) keeps its reader and its checkpoint.
@@ -115,6 +118,11 @@ struct Files {
     /// Why the directory could not be listed last time: a lasting problem
     /// is logged once, not at every rescan.
     list_error: Option<String>,
+    /// The directory's device: its files' keys have it (a listing gives
+    /// only their inodes).
+    dir_dev: u64,
+    /// Readers started so far.
+    started: u64,
 }
 
 /// Watches `ctx.dir` until cancelled, then waits for every reader to stop.
@@ -128,7 +136,13 @@ pub async fn watch_dir(ctx: WatchContext) -> anyhow::Result<()> {
 
     let store = ctx.store.clone();
     let stored = tokio::task::spawn_blocking(move || file_checkpoints(store.as_ref())).await??;
+    let dir_dev = {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(&ctx.dir)?.dev()
+    };
     let mut files = Files {
+        dir_dev,
+        started: 0,
         reads: Arc::new(Semaphore::new(ctx.concurrent_reads.max(1))),
         ctx: Arc::new(ctx),
         readers: TaskTracker::new(),
@@ -141,29 +155,47 @@ pub async fn watch_dir(ctx: WatchContext) -> anyhow::Result<()> {
         tracked.first_path = Some(super::file::path_of(checkpoint.first_path));
     }
     let ctx = files.ctx.clone();
-    let mut rescan = tokio::time::interval(ctx.poll_interval);
+    // The first rescan at once, then one per `rescan_every`, which grows
+    // while rescans find nothing new.
+    let mut rescan_every = ctx.poll_interval;
+    let next_rescan = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(next_rescan);
     loop {
-        tokio::select! {
+        let lost_events = tokio::select! {
             _ = ctx.cancel.cancelled() => break,
             Some(event) = events.recv() => match event {
                 // Our own reads raise access events; following them would
                 // make every read wake the reader again.
-                Ok(event) if event.kind.is_access() => {}
+                Ok(event) if event.kind.is_access() => false,
                 Ok(event) if event.need_rescan() => {
-                    warn!("File system events were lost (queue overflow); rescanning.");
-                    rescan.reset_immediately();
+                    warn!("File system events were lost (queue overflow); rescanning and waking every reader.");
+                    true
                 }
                 Ok(event) => {
                     for path in event.paths {
                         files.observe(&path, true);
                     }
+                    false
                 }
                 Err(error) => {
-                    warn!(error = %error, "File system events were lost; rescanning.");
-                    rescan.reset_immediately();
+                    warn!(error = %error, "File system events were lost; rescanning and waking every reader.");
+                    true
                 }
             },
-            _ = rescan.tick() => files.rescan().await,
+            _ = &mut next_rescan => {
+                rescan_every = match files.rescan().await {
+                    true => ctx.poll_interval,
+                    false => (rescan_every * 2).min(MAX_IDLE_POLL.max(ctx.poll_interval)),
+                };
+                next_rescan.as_mut().reset(tokio::time::Instant::now() + rescan_every);
+                false
+            }
+        };
+        if lost_events {
+            // Readers that slept through their events look now.
+            files.wake_all();
+            rescan_every = ctx.poll_interval;
+            next_rescan.as_mut().reset(tokio::time::Instant::now());
         }
     }
     drop(watcher);
@@ -230,7 +262,15 @@ impl Files {
             .readers
             .spawn(follow_file(self.ctx.clone(), reader, wake.clone(), self.reads.clone()));
         tracked.follower = Some(Follower { wake, task });
+        self.started += 1;
         Some(key)
+    }
+
+    /// Wakes every reader.
+    fn wake_all(&self) {
+        for follower in self.tracked.values().filter_map(Tracked::live_follower) {
+            follower.wake.notify_one();
+        }
     }
 
     /// Lists a file that is not read in `/sources`, with the reason,
@@ -270,8 +310,9 @@ impl Files {
     }
 
     /// Starts readers for files without one, and forgets the checkpoints of
-    /// files gone for longer than `forget_after`.
-    async fn rescan(&mut self) {
+    /// files gone for longer than `forget_after`. True when it found a file
+    /// or a change no event had shown.
+    async fn rescan(&mut self) -> bool {
         self.forgetting.retain(|_, committed| {
             matches!(
                 committed.try_recv(),
@@ -291,13 +332,30 @@ impl Files {
                     warn!(dir = %self.ctx.dir.display(), %error, "Cannot list the watch directory; will retry at every rescan.");
                     self.list_error = Some(error);
                 }
-                return;
+                return false;
             }
         };
-        let present: HashSet<FileKey> = entries
-            .flatten()
-            .filter_map(|entry| self.observe(&entry.path(), false))
-            .collect();
+        let started_before = self.started;
+        let mut present = HashSet::new();
+        for entry in entries.flatten() {
+            // A file followed already is known by its inode (from the
+            // listing, no stat); others are looked at.
+            use std::os::unix::fs::DirEntryExt as _;
+            let known = FileKey {
+                dev: self.dir_dev,
+                ino: entry.ino(),
+            };
+            let followed = self
+                .tracked
+                .get(&known)
+                .is_some_and(|tracked| tracked.live_follower().is_some());
+            if followed && !entry.file_type().is_ok_and(|kind| kind.is_symlink()) {
+                present.insert(known);
+            } else if let Some(key) = self.observe(&entry.path(), false) {
+                present.insert(key);
+            }
+        }
+        let found = self.started != started_before;
         self.ctx
             .ignored
             .lock()
@@ -326,11 +384,23 @@ impl Files {
                 .await
                 .is_err()
             {
-                return;
+                return found;
             }
             self.forgetting.insert(key, committed);
         }
+        found
     }
+}
+
+/// The longest a poll waits for a file (or a rescan for the directory)
+/// that has not changed; events wake a reader at once all the same.
+pub const MAX_IDLE_POLL: Duration = Duration::from_secs(60);
+
+/// What a look at `path` (a stat, no open) sees: which file, its size and
+/// modification time. Equal looks: nothing to read.
+fn look_at(path: &Path) -> Option<(FileKey, u64, Option<std::time::SystemTime>)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((FileKey::of(&metadata), metadata.len(), metadata.modified().ok()))
 }
 
 /// Reads a file from its checkpoint, then again on every wake or poll, until
@@ -364,33 +434,56 @@ async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<N
     let mut changed = (reader.size_seen, Instant::now());
     // The last error reported, so that a lasting one is reported once.
     let mut last_error = None;
+    // The file as last looked at before a read: unchanged, a poll does not
+    // open it.
+    let mut last_look = None;
+    // Time until the next poll: doubled while polls find nothing.
+    let mut wait = ctx.poll_interval;
     loop {
-        let idle = changed.1.elapsed() >= ctx.final_line_idle;
-        let last_line = match reader.size_seen > reader.offset && idle {
+        let idle_for = changed.1.elapsed();
+        let line_waits = reader.size_seen > reader.offset;
+        let last_line = match line_waits && idle_for >= ctx.final_line_idle {
             true => LastLine::CompleteIfSize(reader.size_seen),
             false => LastLine::Waits,
         };
-        let permit = tokio::select! {
-            _ = ctx.cancel.cancelled() => return,
-            permit = reads.clone().acquire_owned() => permit.expect("never closed"),
+        // A stat, here: cheap (the directory's listing is read here too),
+        // where a read would take a blocking thread and a read slot.
+        let look = look_at(&reader.path);
+        let result = match look.is_some() && look == last_look && last_line == LastLine::Waits {
+            true => Ok(0),
+            false => {
+                let permit = tokio::select! {
+                    _ = ctx.cancel.cancelled() => return,
+                    permit = reads.clone().acquire_owned() => permit.expect("never closed"),
+                };
+                let worker_ctx = ctx.clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    let result =
+                        reader.read_available(&worker_ctx.batches, worker_ctx.limits, last_line, &worker_ctx.cancel);
+                    drop(permit);
+                    (reader, result)
+                })
+                .await;
+                let Ok((returned, result)) = read else { return };
+                reader = returned;
+                result
+            }
         };
-        let worker_ctx = ctx.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let result = reader.read_available(&worker_ctx.batches, worker_ctx.limits, last_line, &worker_ctx.cancel);
-            drop(permit);
-            (reader, result)
-        })
-        .await;
-        let Ok((returned, result)) = result else { return };
-        reader = returned;
-        if reader.size_seen != changed.0 {
+        let size_changed = reader.size_seen != changed.0;
+        if size_changed {
             changed = (reader.size_seen, Instant::now());
         }
+        let changed_look = look != last_look;
+        last_look = look;
         match result {
             Ok(lines) => {
                 if lines > 0 {
                     debug!(path = ?reader.path, lines, offset = reader.offset, "Read lines.");
                 }
+                wait = match lines > 0 || size_changed || changed_look {
+                    true => ctx.poll_interval,
+                    false => (wait * 2).min(MAX_IDLE_POLL.max(ctx.poll_interval)),
+                };
                 last_error = None;
             }
             Err(ReadError::Closed) => return,
@@ -406,10 +499,16 @@ async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<N
                 }
             }
         }
+        // A last line without newline is counted once idle: wake by then.
+        let mut sleep = wait;
+        if reader.size_seen > reader.offset {
+            let idle_in = ctx.final_line_idle.saturating_sub(changed.1.elapsed());
+            sleep = sleep.min(idle_in + Duration::from_millis(10));
+        }
         tokio::select! {
             _ = ctx.cancel.cancelled() => return,
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(ctx.poll_interval) => {}
+            _ = wake.notified() => wait = ctx.poll_interval,
+            _ = tokio::time::sleep(sleep) => {}
         }
     }
 }

@@ -223,6 +223,11 @@ fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, tot
             return;
         }
     }
+    if source.waiting.is_empty() {
+        // An emptied map keeps its node (11 batches' room, 2.5 KB):
+        // with 100,000 files followed, 250 MB.
+        source.waiting = BTreeMap::new();
+    }
 }
 
 /// Commits `pending` as commit number `seq`.
