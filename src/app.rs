@@ -141,6 +141,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
             max_line_bytes: settings.pipeline.max_line_bytes,
         },
         health: pipeline.health.clone(),
+        stats_cache: Arc::default(),
         bodies: api::BodyBudget::new(
             settings.server.max_body_bytes_in_flight,
             Duration::from_millis(settings.server.body_timeout_ms),

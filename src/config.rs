@@ -103,6 +103,11 @@ pub struct PipelineSettings {
     pub queue_batches: usize,
     /// Longest line accepted; longer ones are counted invalid.
     pub max_line_bytes: usize,
+    /// Services counted apart; lines of more count under `_other`.
+    pub max_services: usize,
+    /// Components of one service counted apart; lines of more count under
+    /// its component `_other`.
+    pub max_components_per_service: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -513,6 +518,11 @@ impl Settings {
             ("watch.forget_after_ms", self.watch.forget_after_ms),
             ("watch.max_decompressed_bytes", self.watch.max_decompressed_bytes),
             ("server.max_connections", self.server.max_connections as u64),
+            ("pipeline.max_services", self.pipeline.max_services as u64),
+            (
+                "pipeline.max_components_per_service",
+                self.pipeline.max_components_per_service as u64,
+            ),
             ("server.header_timeout_ms", self.server.header_timeout_ms),
             ("server.body_timeout_ms", self.server.body_timeout_ms),
             (

@@ -83,6 +83,147 @@ impl Summary {
     }
 }
 
+/// How a map of summaries (services, components) is ordered and cut, for
+/// `?sort=&limit=&offset=`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub sort: SortBy,
+    /// At most this many (all when `None`).
+    pub limit: Option<usize>,
+    /// After skipping this many.
+    pub offset: usize,
+}
+
+/// The order of a [`Page`]: by name, or by a count, largest first (ties
+/// by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Name,
+    Lines,
+    Errors,
+    Warnings,
+}
+
+impl SortBy {
+    pub const NAMES: &str = "name, lines, errors, warnings";
+
+    pub fn parse(text: &str) -> Option<SortBy> {
+        match text {
+            "name" => Some(SortBy::Name),
+            "lines" => Some(SortBy::Lines),
+            "errors" => Some(SortBy::Errors),
+            "warnings" => Some(SortBy::Warnings),
+            _ => None,
+        }
+    }
+
+    fn key(self, summary: &Summary) -> u64 {
+        let levels = &summary.levels.0;
+        match self {
+            SortBy::Name => 0,
+            SortBy::Lines => summary.lines,
+            SortBy::Errors => levels[Level::Error.index()] + levels[Level::Fatal.index()],
+            SortBy::Warnings => levels[Level::Warn.index()],
+        }
+    }
+}
+
+/// The entries of `all` that `page` asks for, in its order: serialized as
+/// a list of `{KEY: name, "lines": n, "levels": {...}}` (KEY `service` or
+/// `component`), since the order is the point.
+pub struct Paged<'a> {
+    key: &'static str,
+    entries: Vec<(&'a String, &'a Summary)>,
+}
+
+impl<'a> Paged<'a> {
+    pub fn of(key: &'static str, all: &'a BTreeMap<String, Summary>, page: Page) -> Paged<'a> {
+        let mut entries: Vec<_> = all.iter().collect();
+        if page.sort != SortBy::Name {
+            // Stable: ties stay in name order.
+            entries.sort_by_key(|(_, summary)| std::cmp::Reverse(page.sort.key(summary)));
+        }
+        let end = page
+            .limit
+            .map_or(entries.len(), |limit| page.offset.saturating_add(limit));
+        entries.truncate(end);
+        entries.drain(..page.offset.min(entries.len()));
+        Paged { key, entries }
+    }
+}
+
+impl Serialize for Paged<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        struct Named<'a>(&'static str, &'a String, &'a Summary);
+        impl Serialize for Named<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry(self.0, self.1)?;
+                map.serialize_entry("lines", &self.2.lines)?;
+                map.serialize_entry("levels", &self.2.levels)?;
+                map.end()
+            }
+        }
+        let mut list = serializer.serialize_seq(Some(self.entries.len()))?;
+        for (name, summary) in &self.entries {
+            list.serialize_element(&Named(self.key, name, summary))?;
+        }
+        list.end()
+    }
+}
+
+/// `GET /stats?sort=&limit=&offset=`: [`Stats`] with a page of its services.
+#[derive(Serialize)]
+pub struct StatsPage<'a> {
+    pub lines: u64,
+    pub parsed: u64,
+    pub invalid: u64,
+    pub levels: Levels,
+    /// How many services there are in all.
+    pub services_total: usize,
+    pub services: Paged<'a>,
+}
+
+impl Stats {
+    pub fn page(&self, page: Page) -> StatsPage<'_> {
+        StatsPage {
+            lines: self.lines,
+            parsed: self.parsed,
+            invalid: self.invalid,
+            levels: self.levels,
+            services_total: self.services.len(),
+            services: Paged::of("service", &self.services, page),
+        }
+    }
+}
+
+/// `GET /stats/{service}?sort=&limit=&offset=`: [`ServiceStats`] with a
+/// page of its components.
+#[derive(Serialize)]
+pub struct ServicePage<'a> {
+    pub service: &'a str,
+    pub lines: u64,
+    pub levels: Levels,
+    /// How many components the service has in all.
+    pub components_total: usize,
+    pub components: Paged<'a>,
+    pub per_minute: &'a [Minute],
+}
+
+impl ServiceStats {
+    pub fn page(&self, page: Page) -> ServicePage<'_> {
+        ServicePage {
+            service: &self.service,
+            lines: self.lines,
+            levels: self.levels,
+            components_total: self.components.len(),
+            components: Paged::of("component", &self.components, page),
+            per_minute: &self.per_minute,
+        }
+    }
+}
+
 /// Reads the totals and the per-service summaries.
 pub fn read_stats(store: &dyn Store) -> Result<Stats, StoreError> {
     let mut stats = Stats {
@@ -128,8 +269,10 @@ pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<
     }
     let prefix = keys::hour_service_prefix(service);
     let mut per_minute = Vec::<Minute>::new();
-    // Keys come in time order, one per hour, each with its minutes in order.
-    for (key, value) in store.scan_prefix(&prefix)? {
+    // Keys come in time order, one per hour, each with its minutes in
+    // order; each has at least one minute, so the last `minutes` keys
+    // hold the last `minutes` minutes.
+    for (key, value) in store.scan_prefix_last(&prefix, minutes)? {
         let hour_ms = keys::parse_hour(&key, &prefix).ok_or_else(|| StoreError::corrupt(&key))?;
         let hour = keys::decode_hour(&value).ok_or_else(|| StoreError::corrupt(&key))?;
         for (minute, counts) in hour {

@@ -43,6 +43,8 @@ pub struct AppState {
     pub uploads: UploadSettings,
     /// Room for request bodies, shared by every request.
     pub bodies: BodyBudget,
+    /// `/stats` as of the last commit, shared by its readers.
+    pub stats_cache: Arc<stats::StatsCache>,
     /// Whether commits go through (`/healthz`; ingest waits while not).
     pub health: Arc<crate::pipeline::aggregator::CommitHealth>,
     /// Bearer tokens of the read and ingest endpoints.

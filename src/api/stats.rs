@@ -1,16 +1,19 @@
 //! Statistics and health handlers.
 
 use std::os::unix::ffi::OsStrExt as _;
+use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
-use crate::stats::{self, ServiceStats, SourceProgress, Stats};
+use crate::stats::{self, Page, SortBy, SourceProgress, Stats};
 use crate::store::{Store, StoreError};
 
 /// Minute buckets returned by `/stats/{service}` unless `minutes` says otherwise.
@@ -29,8 +32,86 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>)
     }
 }
 
-pub async fn get_stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
-    read(&state, stats::read_stats).await.map(Json)
+/// `/stats` as of one commit, read once and shared by every request that
+/// comes before the next: 20 readers of 100,000 services share one
+/// document rather than build 20.
+#[derive(Default)]
+pub struct StatsCache {
+    // An async lock: requests that come while it is built wait for it.
+    latest: tokio::sync::Mutex<Option<CachedStats>>,
+}
+
+struct CachedStats {
+    seq: u64,
+    stats: Arc<Stats>,
+    json: Bytes,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    sort: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+impl PageQuery {
+    /// The page asked for; `None` when no parameter is given.
+    fn page(&self, what: &str) -> Result<Option<Page>, ApiError> {
+        if self.sort.is_none() && self.limit.is_none() && self.offset.is_none() {
+            return Ok(None);
+        }
+        let sort = match self.sort.as_deref() {
+            None => SortBy::Name,
+            Some(text) => SortBy::parse(text)
+                .ok_or_else(|| ApiError::BadRequest(format!("sort must be one of {}, got `{text}`", SortBy::NAMES)))?,
+        };
+        let number = |name: &str, text: &Option<String>, min: usize| -> Result<Option<usize>, ApiError> {
+            text.as_deref()
+                .map(|text| {
+                    text.parse::<usize>().ok().filter(|n| *n >= min).ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "{name} must be an integer of at least {min} ({what} to return or skip), got `{text}`"
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        Ok(Some(Page {
+            sort,
+            limit: number("limit", &self.limit, 1)?,
+            offset: number("offset", &self.offset, 0)?.unwrap_or(0),
+        }))
+    }
+}
+
+pub async fn get_stats(
+    State(state): State<AppState>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let page = query.page("services")?;
+    let (stats, json) = {
+        let seq = state.health.last_seq();
+        let mut latest = state.stats_cache.latest.lock().await;
+        match &*latest {
+            Some(cached) if cached.seq == seq => (cached.stats.clone(), cached.json.clone()),
+            _ => {
+                let stats = Arc::new(read(&state, stats::read_stats).await?);
+                let json = Bytes::from(serde_json::to_vec(&*stats).map_err(anyhow::Error::from)?);
+                *latest = Some(CachedStats {
+                    seq,
+                    stats: stats.clone(),
+                    json: json.clone(),
+                });
+                (stats, json)
+            }
+        }
+    };
+    Ok(match page {
+        None => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Some(page) => Json(stats.page(page)).into_response(),
+    })
 }
 
 /// Checkpoints, and the files of the watch directory that are not read.
@@ -62,14 +143,23 @@ pub async fn get_sources(State(state): State<AppState>) -> Result<Json<Vec<Sourc
 #[serde(deny_unknown_fields)]
 pub struct ServiceQuery {
     minutes: Option<String>,
+    sort: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
 }
 
 pub async fn get_service(
     State(state): State<AppState>,
     Path(service): Path<String>,
     query: Result<Query<ServiceQuery>, QueryRejection>,
-) -> Result<Json<ServiceStats>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let page = PageQuery {
+        sort: query.sort,
+        limit: query.limit,
+        offset: query.offset,
+    }
+    .page("components")?;
     let minutes = match query.minutes.as_deref() {
         None => DEFAULT_MINUTES,
         Some(text) => text
@@ -79,10 +169,13 @@ pub async fn get_service(
             .ok_or_else(|| bad_minutes(text))?,
     };
     let name = service.clone();
-    read(&state, move |store| stats::read_service(store, &name, minutes))
+    let stats = read(&state, move |store| stats::read_service(store, &name, minutes))
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no lines counted for service `{service}`")))
+        .ok_or_else(|| ApiError::NotFound(format!("no lines counted for service `{service}`")))?;
+    Ok(match page {
+        None => Json(stats).into_response(),
+        Some(page) => Json(stats.page(page)).into_response(),
+    })
 }
 
 /// Runs a store read off the async threads.

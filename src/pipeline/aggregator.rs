@@ -9,6 +9,7 @@ use tracing::{debug, error, info, warn};
 
 use super::Done;
 use super::batch::{Ack, Counted, Progress, SourceId};
+use super::names::NameCaps;
 use crate::model::Delta;
 use crate::store::{Checkpoint, Commit, FileCounts, Store};
 
@@ -56,7 +57,7 @@ impl FileTotals {
 }
 
 impl Pending {
-    fn absorb(&mut self, done: Done, totals: &mut FileTotals) {
+    fn absorb(&mut self, done: Done, totals: &mut FileTotals, caps: &mut NameCaps) {
         match done.progress {
             Progress::Untracked => {}
             Progress::Advance(mut checkpoint) => {
@@ -77,7 +78,7 @@ impl Pending {
                 },
             ));
         }
-        self.delta.merge(done.delta);
+        self.delta.merge(caps.apply(done.delta));
     }
 }
 
@@ -86,9 +87,28 @@ impl Pending {
 #[derive(Debug, Default)]
 pub struct CommitHealth {
     failing: Mutex<Option<String>>,
+    /// The number of the last commit that went through: what is in the
+    /// store changes only with it.
+    last_seq: std::sync::atomic::AtomicU64,
 }
 
 impl CommitHealth {
+    /// Health after the store's last commit, number `last_seq`.
+    pub fn new(last_seq: u64) -> CommitHealth {
+        let health = CommitHealth::default();
+        health.committed(last_seq);
+        health
+    }
+
+    /// The number of the last commit that went through.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn committed(&self, seq: u64) {
+        self.last_seq.store(seq, std::sync::atomic::Ordering::Release);
+    }
+
     /// Why the last commit failed, while commits fail.
     pub fn failing(&self) -> Option<String> {
         self.failing
@@ -122,6 +142,7 @@ pub async fn run_aggregator(
     store: Arc<dyn Store>,
     interval: Duration,
     mut last_seq: u64,
+    mut caps: NameCaps,
     health: Arc<CommitHealth>,
 ) -> anyhow::Result<()> {
     let mut order: HashMap<SourceId, SourceOrder> = HashMap::new();
@@ -140,9 +161,9 @@ pub async fn run_aggregator(
     loop {
         if let Some(wait) = retry_in {
             tokio::time::sleep(wait).await;
-            match commit(&store, &mut pending, last_seq + 1).await {
-                Ok(()) => {
-                    last_seq += 1;
+            match commit(&store, &mut pending, last_seq + 1, &health).await {
+                Ok(wrote) => {
+                    last_seq += u64::from(wrote);
                     retry_in = None;
                     health.set(None);
                     info!("Commits go through again; nothing was lost.");
@@ -161,7 +182,7 @@ pub async fn run_aggregator(
         let due = tokio::select! {
             finished = done.recv() => match finished {
                 Ok(finished) => {
-                    accept(&mut order, &mut pending, &mut totals, finished);
+                    accept(&mut order, &mut pending, &mut totals, &mut caps, finished);
                     idle.as_mut().reset(tokio::time::Instant::now() + IDLE_COMMIT);
                     idle_armed = true;
                     false
@@ -175,8 +196,8 @@ pub async fn run_aggregator(
             }
         };
         if due {
-            match commit(&store, &mut pending, last_seq + 1).await {
-                Ok(()) => last_seq += 1,
+            match commit(&store, &mut pending, last_seq + 1, &health).await {
+                Ok(wrote) => last_seq += u64::from(wrote),
                 Err(error) => {
                     // Kept in `pending`, and tried again as it is.
                     let error = format!("{error:#}");
@@ -196,7 +217,7 @@ pub async fn run_aggregator(
             "Batches finished after a missing one were not committed."
         );
     }
-    commit(&store, &mut pending, last_seq + 1).await
+    commit(&store, &mut pending, last_seq + 1, &health).await.map(|_| ())
 }
 
 /// Merges `finished` if it is next in its source; otherwise holds it until
@@ -206,9 +227,15 @@ pub async fn run_aggregator(
 /// Batches of sources without offsets (HTTP, WebSocket) have no checkpoint to
 /// keep in step, and are merged at once. A source forgotten is the end of it:
 /// its order is dropped too.
-fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, totals: &mut FileTotals, finished: Done) {
+fn accept(
+    order: &mut HashMap<SourceId, SourceOrder>,
+    pending: &mut Pending,
+    totals: &mut FileTotals,
+    caps: &mut NameCaps,
+    finished: Done,
+) {
     if finished.progress == Progress::Untracked {
-        pending.absorb(finished, totals);
+        pending.absorb(finished, totals, caps);
         return;
     }
     let id = finished.source.clone();
@@ -217,7 +244,7 @@ fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, tot
     while let Some(next) = source.waiting.remove(&source.next_seq) {
         source.next_seq += 1;
         let forget = next.progress == Progress::Forget;
-        pending.absorb(next, totals);
+        pending.absorb(next, totals, caps);
         if forget {
             order.remove(&id);
             return;
@@ -231,11 +258,21 @@ fn accept(order: &mut HashMap<SourceId, SourceOrder>, pending: &mut Pending, tot
 }
 
 /// Commits `pending` as commit number `seq`.
-async fn commit(store: &Arc<dyn Store>, pending: &mut Pending, seq: u64) -> anyhow::Result<()> {
-    if pending.delta.lines() > 0 || !pending.checkpoints.is_empty() {
+/// Returns whether anything was written (a commit number was used).
+/// It is published in `health` before the acks go: a request told its
+/// lines are in sees them in `/stats` (whose cache goes by the number).
+async fn commit(
+    store: &Arc<dyn Store>,
+    pending: &mut Pending,
+    seq: u64,
+    health: &CommitHealth,
+) -> anyhow::Result<bool> {
+    let writes = pending.delta.lines() > 0 || !pending.checkpoints.is_empty();
+    if writes {
         let commit = Commit::new(seq, &pending.delta, pending.checkpoints.clone());
         let store = store.clone();
         tokio::task::spawn_blocking(move || store.commit(&commit)).await??;
+        health.committed(seq);
     }
     debug!(
         lines = pending.delta.lines(),
@@ -247,5 +284,5 @@ async fn commit(store: &Arc<dyn Store>, pending: &mut Pending, seq: u64) -> anyh
         let _ = ack.send(counted);
     }
     *pending = Pending::default();
-    Ok(())
+    Ok(writes)
 }

@@ -3,6 +3,7 @@
 
 pub mod aggregator;
 pub mod batch;
+pub mod names;
 pub mod route;
 pub mod worker;
 
@@ -40,7 +41,12 @@ impl Pipeline {
     /// (numbering its commits on from the last one there).
     pub fn start(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<Pipeline> {
         let last_seq = store.last_commit_seq()?;
-        let health = Arc::new(aggregator::CommitHealth::default());
+        let caps = names::NameCaps::load(
+            store.as_ref(),
+            settings.pipeline.max_services,
+            settings.pipeline.max_components_per_service,
+        )?;
+        let health = Arc::new(aggregator::CommitHealth::new(last_seq));
         let queue_batches = settings.pipeline.queue_batches;
         let (batches, batch_queue) = async_channel::bounded(queue_batches);
         let (done_tx, done_rx) = async_channel::bounded(queue_batches);
@@ -57,6 +63,7 @@ impl Pipeline {
             store,
             settings.commit_interval(),
             last_seq,
+            caps,
             health.clone(),
         ));
         Ok(Pipeline {

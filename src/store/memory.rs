@@ -27,6 +27,12 @@ impl Store for MemoryStore {
         Ok(self.entries.lock().expect("store lock poisoned").get(key).cloned())
     }
 
+    fn scan_prefix_last(&self, prefix: &[u8], count: usize) -> Result<Vec<Entry>, StoreError> {
+        let mut last = self.scan_prefix(prefix)?;
+        last.drain(..last.len().saturating_sub(count));
+        Ok(last)
+    }
+
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         let entries = self.entries.lock().expect("store lock poisoned");
         Ok(entries

@@ -297,6 +297,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every (key, value) whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
 
+    /// The last `count` (key, value) pairs whose keys start with
+    /// `prefix`, in key order: without reading the others.
+    fn scan_prefix_last(&self, prefix: &[u8], count: usize) -> Result<Vec<Entry>, StoreError>;
+
     /// The committed checkpoint of `source`.
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {
         let key = keys::checkpoint(source);

@@ -220,6 +220,22 @@ impl Store for SledStore {
         self.read(|db| Ok(db.get(key)?.map(|value| value.to_vec())))
     }
 
+    fn scan_prefix_last(&self, prefix: &[u8], count: usize) -> Result<Vec<Entry>, StoreError> {
+        self.read(|db| {
+            let mut last = db
+                .scan_prefix(prefix)
+                .rev()
+                .take(count)
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    Ok((key.to_vec(), value.to_vec()))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            last.reverse();
+            Ok(last)
+        })
+    }
+
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         self.read(|db| {
             db.scan_prefix(prefix)
