@@ -17,6 +17,7 @@ pub async fn ws_logs(
     State(state): State<AppState>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    slot: Option<axum::Extension<super::server::ConnectionSlot>>,
 ) -> Response {
     let params = match query
         .map_err(|rejection| rejection.body_text())
@@ -32,9 +33,12 @@ pub async fn ws_logs(
     let seed = crate::time::now_ms() as u64 ^ u64::from(std::process::id()).rotate_left(32) ^ next_stream_id();
     upgrade.on_upgrade(move |socket| {
         let (tx, rx) = socket.split();
-        state
-            .streams
-            .track_future(stream_logs(tx, rx, params, seed, state.shutdown.clone()))
+        let stream = stream_logs(tx, rx, params, seed, state.shutdown.clone());
+        state.streams.track_future(async move {
+            // Its connection's slot, for as long as the stream lasts.
+            let _slot = slot;
+            stream.await
+        })
     })
 }
 

@@ -21,6 +21,11 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 use tracing::{debug, warn};
 
+/// A connection's place among `server.max_connections`, held while the
+/// connection (or a WebSocket stream it became) lives.
+#[derive(Clone)]
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<tokio::sync::OwnedSemaphorePermit>);
+
 /// Limits on the server's connections.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -49,11 +54,15 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(
-            router
-                .clone()
-                .map_request(|request: hyper::Request<Incoming>| request.map(Body::new)),
-        );
+        // Every request carries the connection's slot: a WebSocket stream
+        // holds it once upgraded, so it counts against the limit too.
+        let slot = ConnectionSlot(Arc::new(slot));
+        let held = slot.clone();
+        let service = TowerToHyperService::new(router.clone().map_request(move |request: hyper::Request<Incoming>| {
+            let mut request = request.map(Body::new);
+            request.extensions_mut().insert(held.clone());
+            request
+        }));
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             let _slot = slot;

@@ -67,6 +67,34 @@ fn slow_heads_and_idle_connections_are_cut_off_and_connections_limited() {
         started.elapsed()
     );
     drop(silent);
+
+    // WebSocket streams keep their connection's slot once upgraded.
+    let streams: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut stream = TcpStream::connect(app.addr).unwrap();
+            stream
+                .write_all(
+                    b"GET /ws/logs?interval_ms=1000 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+                      Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                      Sec-WebSocket-Version: 13\r\n\r\n",
+                )
+                .unwrap();
+            let mut head = [0u8; 12];
+            stream.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 101");
+            stream
+        })
+        .collect();
+    let mut waiting = TcpStream::connect(app.addr).unwrap();
+    waiting
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    waiting.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    assert!(waiting.read(&mut [0; 1]).is_err(), "served past the limit");
+    drop(streams);
+    waiting.set_read_timeout(None).unwrap();
+    let response = read_until_closed(&mut waiting);
+    assert!(response.contains("200 OK"), "{response}");
 }
 
 #[test]
