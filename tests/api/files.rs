@@ -202,13 +202,6 @@ fn a_last_line_without_newline_counts_once_the_file_is_idle() {
     assert_eq!((stats["lines"].as_u64(), stats["invalid"].as_u64()), (Some(3), Some(0)));
 }
 
-/// Bytes the process `pid` has read so far (`rchar`: files, pipes, sockets).
-fn bytes_read(pid: u32) -> u64 {
-    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
-    let line = io.lines().find(|line| line.starts_with("rchar:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn an_unterminated_last_line_over_max_line_bytes_counts_once_invalid() {
     let dirs = Dirs::new();
@@ -234,7 +227,8 @@ fn an_unterminated_last_line_over_max_line_bytes_counts_once_invalid() {
     assert_eq!((&stats["parsed"], &stats["invalid"]), (&2.into(), &2.into()), "{stats}");
     // Each long line was read once while the files were idle, not at each
     // of the ~75 polls (4 MiB each: 300 MiB).
-    let read = bytes_read(app.pid());
+    // Bytes it read so far (files, pipes, sockets).
+    let read = crate::helpers::proc_number(app.pid(), "io", "rchar:");
     assert!(read < 40 << 20, "the service read {read} bytes");
 
     // `process` counts the even one too.

@@ -385,3 +385,15 @@ pub fn append(path: &Path, text: &str) {
         .unwrap();
     file.write_all(text.as_bytes()).unwrap();
 }
+
+/// The number after `field` in `/proc/PID/FILE` (`status`, `io`).
+pub fn proc_number(pid: u32, file: &str, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
+    let line = text.lines().find(|line| line.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The peak resident memory of `pid`, in kB.
+pub fn peak_resident_kb(pid: u32) -> u64 {
+    proc_number(pid, "status", "VmHWM:")
+}

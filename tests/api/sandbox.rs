@@ -6,7 +6,7 @@
 //! only the lines they fail on are counted invalid, every other line is
 //! counted, the service stays up and within its memory.
 
-use crate::helpers::{App, Dirs, build_component, wait_for};
+use crate::helpers::{App, Dirs, build_component, peak_resident_kb, wait_for};
 use crate::truth::{Truth, json_lines};
 use crate::wat_plugin::wat_plugin;
 
@@ -349,13 +349,6 @@ fn children(pid: u32) -> String {
         children += &std::fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default();
     }
     children
-}
-
-/// The peak resident memory of `pid`, in kB.
-fn peak_resident_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]

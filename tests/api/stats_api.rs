@@ -1,6 +1,6 @@
 //! The statistics API over a real socket.
 
-use crate::helpers::{App, Dirs};
+use crate::helpers::{App, Dirs, peak_resident_kb};
 use crate::truth::{Truth, json_lines};
 
 #[test]
@@ -217,13 +217,6 @@ fn services_and_components_can_be_sorted_and_paged() {
         assert_eq!(status, 400, "{path}");
         assert!(body["error"].as_str().unwrap().contains(message), "{path}: {body}");
     }
-}
-
-/// The peak resident memory of `pid`, in kB.
-fn peak_resident_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]
