@@ -406,27 +406,39 @@ fn look_at(path: &Path) -> Option<(FileKey, u64, Option<std::time::SystemTime>)>
 /// Reads a file from its checkpoint, then again on every wake or poll, until
 /// cancelled or the file is gone.
 async fn follow_file(ctx: Arc<WatchContext>, mut reader: FileReader, wake: Arc<Notify>, reads: Arc<Semaphore>) {
-    let store = ctx.store.clone();
-    let source = reader.source.clone();
-    // Thousands of files can appear at once: their look-ups wait their turn
-    // like their reads.
-    let permit = tokio::select! {
-        _ = ctx.cancel.cancelled() => return,
-        permit = reads.clone().acquire_owned() => permit.expect("never closed"),
-    };
-    let checkpoint = tokio::task::spawn_blocking(move || store.checkpoint(&source)).await;
-    drop(permit);
-    match checkpoint {
-        Ok(Ok(checkpoint)) => {
-            if let Some(checkpoint) = checkpoint {
-                reader.resume(checkpoint);
+    // The checkpoint, tried again while the store cannot be read (closed
+    // after a failed write): reading starts once it is back.
+    let mut retry_in = ctx.poll_interval;
+    let mut warned = false;
+    loop {
+        // Thousands of files can appear at once: their look-ups wait their
+        // turn like their reads.
+        let permit = tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            permit = reads.clone().acquire_owned() => permit.expect("never closed"),
+        };
+        let (store, source) = (ctx.store.clone(), reader.source.clone());
+        let checkpoint = tokio::task::spawn_blocking(move || store.checkpoint(&source)).await;
+        drop(permit);
+        match checkpoint {
+            Ok(Ok(checkpoint)) => {
+                if let Some(checkpoint) = checkpoint {
+                    reader.resume(checkpoint);
+                }
+                break;
             }
+            Ok(Err(error)) => {
+                if !std::mem::replace(&mut warned, true) {
+                    warn!(path = ?reader.path, error = %error, "Cannot read the file's checkpoint; will read the file once it can.");
+                }
+            }
+            Err(_) => return,
         }
-        Ok(Err(error)) => {
-            warn!(path = ?reader.path, error = %error, "Cannot read the file's checkpoint; not reading it.");
-            return;
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            _ = tokio::time::sleep(retry_in) => {}
         }
-        Err(_) => return,
+        retry_in = (retry_in * 2).min(Duration::from_secs(5));
     }
     info!(path = ?reader.path, offset = reader.offset, "Reading file.");
     // When the file last changed size, to tell a last line still being

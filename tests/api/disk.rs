@@ -125,10 +125,16 @@ fn a_full_data_disk_stops_intake_then_the_service_recovers_by_itself() {
     assert!(response.starts_with("HTTP/1.1 503"), "{response}");
     assert!(response.to_ascii_lowercase().contains("retry-after:"), "{response}");
     assert_eq!(app.get("/stats").0, 503);
+    // A file that comes meanwhile waits to be read.
+    truth.unnamed = Some("new");
+    let new = dirs.watched("new.jsonl");
+    std::fs::write(&new, json_lines(500, 71, &mut truth)).unwrap();
+    app.wait_for_log(&["new.jsonl", "will read the file once it can"]);
 
     // Room again: every line is counted once, without a restart.
     disk.free();
-    let stats = app.wait_until_offset(&file, written.len() as u64);
+    app.wait_until_offset(&file, written.len() as u64);
+    let stats = app.wait_until_read(&new);
     assert_eq!(app.get("/healthz").0, 200);
     assert_eq!(stats, truth.stats());
     app.wait_for_log(&["Commits go through again"]);
