@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::model::{Level, LevelCounts};
-use crate::store::{Store, StoreError, file_checkpoints, keys};
+use crate::store::{ComponentCounts, MinuteCounts, Store, StoreError};
 
 /// `GET /stats`.
 #[derive(Debug, Serialize)]
@@ -229,18 +229,19 @@ pub fn read_stats(store: &dyn Store) -> Result<Stats, StoreError> {
     let mut stats = Stats {
         lines: 0,
         parsed: 0,
-        invalid: store.counter(keys::INVALID)?,
+        invalid: store.invalid()?,
         levels: Levels::default(),
         services: BTreeMap::new(),
     };
     // Every parsed line is in exactly one component counter: `parsed` is
     // their sum, not a counter of its own that could disagree.
-    for (key, value) in store.scan_prefix(keys::COMPONENT_PREFIX)? {
-        let (service, _) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
-        let counts = keys::decode_levels(&value).ok_or_else(|| StoreError::corrupt(&key))?;
-        let summary = stats.services.entry(service.to_owned()).or_default();
+    for counted in store.components(None)? {
+        let summary = match stats.services.get_mut(&counted.service) {
+            Some(summary) => summary,
+            None => stats.services.entry(counted.service).or_default(),
+        };
         for level in Level::ALL {
-            let count = counts[level.index()];
+            let count = counted.counts[level.index()];
             stats.parsed += count;
             stats.levels.add(level, count);
             summary.add(level, count);
@@ -255,10 +256,8 @@ pub fn read_stats(store: &dyn Store) -> Result<Stats, StoreError> {
 pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<Option<ServiceStats>, StoreError> {
     let mut total = Summary::default();
     let mut components = BTreeMap::<String, Summary>::new();
-    for (key, value) in store.scan_prefix(&keys::component_service_prefix(service))? {
-        let (_, component) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
-        let counts = keys::decode_levels(&value).ok_or_else(|| StoreError::corrupt(&key))?;
-        let summary = components.entry(component.to_owned()).or_default();
+    for ComponentCounts { component, counts, .. } in store.components(Some(service))? {
+        let summary = components.entry(component).or_default();
         for level in Level::ALL {
             total.add(level, counts[level.index()]);
             summary.add(level, counts[level.index()]);
@@ -267,27 +266,17 @@ pub fn read_service(store: &dyn Store, service: &str, minutes: usize) -> Result<
     if components.is_empty() {
         return Ok(None);
     }
-    let prefix = keys::hour_service_prefix(service);
-    let mut per_minute = Vec::<Minute>::new();
-    // Keys come in time order, one per hour, each with its minutes in
-    // order; each has at least one minute, so the last `minutes` keys
-    // hold the last `minutes` minutes.
-    for (key, value) in store.scan_prefix_last(&prefix, minutes)? {
-        let hour_ms = keys::parse_hour(&key, &prefix).ok_or_else(|| StoreError::corrupt(&key))?;
-        let hour = keys::decode_hour(&value).ok_or_else(|| StoreError::corrupt(&key))?;
-        for (minute, counts) in hour {
-            let start_ms = hour_ms + i64::from(minute) * 60_000;
-            per_minute.push(Minute {
-                minute: crate::time::rfc3339_seconds(start_ms),
-                start_ms,
-                lines: counts.iter().sum(),
-                errors: counts[Level::Error.index()] + counts[Level::Fatal.index()],
-                warnings: counts[Level::Warn.index()],
-            });
-        }
-    }
-    let skip = per_minute.len().saturating_sub(minutes);
-    per_minute.drain(..skip);
+    let per_minute = store
+        .last_minutes(service, minutes)?
+        .into_iter()
+        .map(|MinuteCounts { start_ms, counts }| Minute {
+            minute: crate::time::rfc3339_seconds(start_ms),
+            start_ms,
+            lines: counts.iter().sum(),
+            errors: counts[Level::Error.index()] + counts[Level::Fatal.index()],
+            warnings: counts[Level::Warn.index()],
+        })
+        .collect();
     Ok(Some(ServiceStats {
         service: service.to_owned(),
         lines: total.lines,
@@ -377,7 +366,8 @@ pub fn path_text(bytes: &[u8]) -> String {
 
 /// Reads every file's checkpoint, by path.
 pub fn read_sources(store: &dyn Store) -> Result<Vec<SourceProgress>, StoreError> {
-    let mut sources: Vec<_> = file_checkpoints(store)?
+    let mut sources: Vec<_> = store
+        .file_checkpoints()?
         .into_iter()
         .map(|(key, checkpoint)| SourceProgress {
             source: path_text(&checkpoint.path),

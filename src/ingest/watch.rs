@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 
 use super::file::{FileReader, LastLine, ReadError, ReadLimits};
 use crate::pipeline::{Batch, Counted, ParserHandle, Router};
-use crate::store::{FileKey, Store, file_checkpoints};
+use crate::store::{FileKey, Store};
 
 /// Files of the watch directory that no route matches, by identity.
 pub type IgnoredFiles = Arc<Mutex<BTreeMap<FileKey, IgnoredFile>>>;
@@ -132,14 +132,16 @@ pub async fn watch_dir(ctx: WatchContext) -> anyhow::Result<()> {
         let _ = event_tx.send(event);
     })?;
     watcher.watch(&ctx.dir, RecursiveMode::NonRecursive)?;
-    info!(dir = %ctx.dir.display(), "Watching directory.");
-
-    let store = ctx.store.clone();
-    let stored = tokio::task::spawn_blocking(move || file_checkpoints(store.as_ref())).await??;
+    // Taken before the directory is said to be watched: it may go any time
+    // after (and is then reported by the rescans).
     let dir_dev = {
         use std::os::unix::fs::MetadataExt as _;
         std::fs::metadata(&ctx.dir)?.dev()
     };
+    info!(dir = %ctx.dir.display(), "Watching directory.");
+
+    let store = ctx.store.clone();
+    let stored = tokio::task::spawn_blocking(move || store.file_checkpoints()).await??;
     let mut files = Files {
         dir_dev,
         started: 0,

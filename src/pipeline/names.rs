@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use tracing::warn;
 
 use crate::model::{Delta, ServiceDelta, add_counts};
-use crate::store::{Store, StoreError, keys};
+use crate::store::{Store, StoreError};
 
 /// Where lines of names past a cap are counted.
 pub const OTHER_NAME: &str = "_other";
@@ -29,12 +29,8 @@ impl NameCaps {
     /// The caps, over the names `store` has counted already.
     pub fn load(store: &dyn Store, max_services: usize, max_components: usize) -> Result<NameCaps, StoreError> {
         let mut known: HashMap<String, HashSet<String>> = HashMap::new();
-        for (key, _) in store.scan_prefix(keys::COMPONENT_PREFIX)? {
-            let (service, component) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
-            known
-                .entry(service.to_owned())
-                .or_default()
-                .insert(component.to_owned());
+        for counted in store.components(None)? {
+            known.entry(counted.service).or_default().insert(counted.component);
         }
         Ok(NameCaps {
             max_services,

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Commit, Entry, Store, StoreError};
+use super::kv::{self, Entry, KvStore};
+use super::{Commit, StoreError};
 
 /// Keys and values in a sorted map; nothing survives the process.
 #[derive(Default)]
@@ -11,10 +12,10 @@ pub struct MemoryStore {
     entries: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
-impl Store for MemoryStore {
-    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+impl KvStore for MemoryStore {
+    fn apply(&self, commit: &Commit) -> Result<(), StoreError> {
         let mut entries = self.entries.lock().expect("store lock poisoned");
-        for (key, value) in commit.writes(|key| Ok(entries.get(key).cloned()))? {
+        for (key, value) in kv::writes(commit, |key| Ok(entries.get(key).cloned()))? {
             match value {
                 Some(value) => entries.insert(key, value),
                 None => entries.remove(&key),

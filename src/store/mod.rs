@@ -1,9 +1,10 @@
 //! Storage: one atomic commit of counter increments plus source checkpoints,
-//! point reads, prefix scans. sled is the embedded backend; the in-memory one
-//! serves `logproc process`, which keeps nothing.
+//! and the reads the API needs. sled is the embedded default backend; the
+//! in-memory one serves `logproc process`, which keeps nothing.
 #![deny(missing_docs)]
 
 pub mod keys;
+mod kv;
 mod memory;
 mod sled_store;
 
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
-use crate::model::{Delta, LevelCounts, add_counts};
+use crate::model::{Delta, LevelCounts};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -126,31 +127,6 @@ pub struct FileCounts {
     pub untimed: u64,
 }
 
-/// A checkpoint as versions before formats stored it.
-#[derive(Deserialize)]
-struct CheckpointV1 {
-    offset: u64,
-    head: Fingerprint,
-    path: Vec<u8>,
-    first_path: Vec<u8>,
-}
-
-/// Decodes a stored checkpoint, of this version or the one before.
-fn decode_checkpoint(bytes: &[u8]) -> Option<Checkpoint> {
-    if let Ok(checkpoint) = postcard::from_bytes(bytes) {
-        return Some(checkpoint);
-    }
-    let old: CheckpointV1 = postcard::from_bytes(bytes).ok()?;
-    Some(Checkpoint {
-        offset: old.offset,
-        head: old.head,
-        path: old.path,
-        first_path: old.first_path,
-        format: None,
-        counts: FileCounts::default(),
-    })
-}
-
 /// A hash of a file's first bytes (at most 1 KiB).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
@@ -202,14 +178,15 @@ pub const FILE_SOURCE_PREFIX: &str = "file:";
 #[derive(Debug, Default)]
 pub struct Commit {
     /// This commit's number, one past the last's; stored with it, so that
-    /// a commit whose flush failed can be told on disk or not.
+    /// a commit whose outcome is unknown (a failed flush, a connection cut
+    /// after COMMIT was sent) can be told applied or not.
     pub seq: u64,
     /// Invalid lines to add.
     pub invalid: u64,
-    /// Per-level counts to add, by `c/` key.
-    pub components: BTreeMap<Vec<u8>, LevelCounts>,
-    /// Per-level counts to add by minute of the hour, by `m/` key.
-    pub hours: BTreeMap<Vec<u8>, keys::HourCounts>,
+    /// Per-level counts to add, by (service, component).
+    pub components: BTreeMap<(String, String), LevelCounts>,
+    /// Per-level counts to add, by (service, minute start in epoch ms).
+    pub minutes: BTreeMap<(String, i64), LevelCounts>,
     /// New checkpoints by source; `None` removes the source's checkpoint.
     pub checkpoints: BTreeMap<String, Option<Checkpoint>>,
 }
@@ -218,114 +195,85 @@ impl Commit {
     /// The counter increments of `delta`, and the checkpoints that go with it.
     pub fn new(seq: u64, delta: &Delta, checkpoints: BTreeMap<String, Option<Checkpoint>>) -> Commit {
         let mut components = BTreeMap::new();
-        let mut hours = BTreeMap::<_, keys::HourCounts>::new();
+        let mut minutes = BTreeMap::new();
         for (service, counts) in &delta.services {
             for (component, by_level) in &counts.components {
-                components.insert(keys::component(service, component), *by_level);
+                components.insert((service.clone(), component.clone()), *by_level);
             }
             for (minute, by_level) in &counts.minutes {
-                let (hour, minute_of_hour) = keys::hour_of_minute(service, *minute);
-                hours.entry(hour).or_default().insert(minute_of_hour, *by_level);
+                minutes.insert((service.clone(), *minute), *by_level);
             }
         }
         Commit {
             seq,
             invalid: delta.invalid,
             components,
-            hours,
+            minutes,
             checkpoints,
         }
     }
 
     /// True when the commit writes nothing.
     pub fn is_empty(&self) -> bool {
-        self.invalid == 0 && self.components.is_empty() && self.hours.is_empty() && self.checkpoints.is_empty()
-    }
-
-    /// Every (key, new value) the commit writes, given `current` values:
-    /// counters summed, checkpoints set (`None`: removed).
-    fn writes(&self, current: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>) -> Result<Vec<Write>, StoreError> {
-        let mut writes = Vec::with_capacity(self.components.len() + self.hours.len() + self.checkpoints.len() + 2);
-        writes.push((keys::COMMIT_SEQ.to_vec(), Some(keys::encode_counter(self.seq).to_vec())));
-        if self.invalid > 0 {
-            let invalid = stored_counter(keys::INVALID, current(keys::INVALID)?)?;
-            writes.push((
-                keys::INVALID.to_vec(),
-                Some(keys::encode_counter(invalid + self.invalid).to_vec()),
-            ));
-        }
-        for (key, added) in &self.components {
-            let mut counts = match current(key)? {
-                None => LevelCounts::default(),
-                Some(bytes) => keys::decode_levels(&bytes).ok_or_else(|| StoreError::corrupt(key))?,
-            };
-            add_counts(&mut counts, added);
-            writes.push((key.clone(), Some(keys::encode_levels(&counts))));
-        }
-        for (key, added) in &self.hours {
-            let mut hour = match current(key)? {
-                None => keys::HourCounts::new(),
-                Some(bytes) => keys::decode_hour(&bytes).ok_or_else(|| StoreError::corrupt(key))?,
-            };
-            for (minute, added) in added {
-                add_counts(hour.entry(*minute).or_default(), added);
-            }
-            writes.push((key.clone(), Some(keys::encode_hour(&hour))));
-        }
-        for (source, checkpoint) in &self.checkpoints {
-            writes.push((keys::checkpoint(source), checkpoint.as_ref().map(encode_checkpoint)));
-        }
-        Ok(writes)
+        self.invalid == 0 && self.components.is_empty() && self.minutes.is_empty() && self.checkpoints.is_empty()
     }
 }
 
-/// A key and its new value (`None`: removed).
-type Write = (Vec<u8>, Option<Vec<u8>>);
+/// Lines of one (service, component), per level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentCounts {
+    /// The service.
+    pub service: String,
+    /// The component, within the service.
+    pub component: String,
+    /// Lines per level ([`crate::model::Level::index`]).
+    pub counts: LevelCounts,
+}
 
-/// A stored (key, value) pair.
-pub type Entry = (Vec<u8>, Vec<u8>);
+/// Lines of one service in one minute, per level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinuteCounts {
+    /// The minute's start, epoch ms.
+    pub start_ms: i64,
+    /// Lines per level ([`crate::model::Level::index`]).
+    pub counts: LevelCounts,
+}
 
-/// A key-value store the aggregator commits to and the API reads from.
+/// Where the aggregator commits and the API reads: counters and
+/// checkpoints. Every backend keeps the same promise: a commit is applied
+/// whole or not at all, durably, and once.
 pub trait Store: Send + Sync + 'static {
     /// Applies `commit` atomically and durably: after a crash either all of it
-    /// is visible or none.
+    /// is visible or none. A commit whose number is already stored (its
+    /// outcome was lost) is not applied again.
     fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
 
-    /// The value under `key`.
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The number of this writer's last commit in the store (0: none yet).
+    fn last_commit_seq(&self) -> Result<u64, StoreError>;
 
-    /// Every (key, value) whose key starts with `prefix`, in key order.
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
+    /// A number that changes when any other process commits to this store;
+    /// `None` when no other process writes to it (then only this one's
+    /// commits change what it holds).
+    fn others_version(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 
-    /// The last `count` (key, value) pairs whose keys start with
-    /// `prefix`, in key order: without reading the others.
-    fn scan_prefix_last(&self, prefix: &[u8], count: usize) -> Result<Vec<Entry>, StoreError>;
+    /// Lines that could not be parsed.
+    fn invalid(&self) -> Result<u64, StoreError>;
+
+    /// Lines by (service, component), ordered by service then component
+    /// (bytewise); of `service` only, when given.
+    fn components(&self, service: Option<&str>) -> Result<Vec<ComponentCounts>, StoreError>;
+
+    /// The last `count` minutes of `service` that have lines, oldest first,
+    /// without reading the others.
+    fn last_minutes(&self, service: &str, count: usize) -> Result<Vec<MinuteCounts>, StoreError>;
 
     /// The committed checkpoint of `source`.
-    fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {
-        let key = keys::checkpoint(source);
-        self.get(&key)?
-            .map(|bytes| decode_checkpoint(&bytes).ok_or_else(|| StoreError::corrupt(&key)))
-            .transpose()
-    }
+    fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError>;
 
-    /// The counter under `key` (0 when absent).
-    fn counter(&self, key: &[u8]) -> Result<u64, StoreError> {
-        stored_counter(key, self.get(key)?)
-    }
-
-    /// The sequence number of the last commit on disk (0: none yet).
-    fn last_commit_seq(&self) -> Result<u64, StoreError> {
-        self.counter(keys::COMMIT_SEQ)
-    }
-}
-
-/// The counter stored under `key` as `bytes` (0 when absent).
-fn stored_counter(key: &[u8], bytes: Option<Vec<u8>>) -> Result<u64, StoreError> {
-    match bytes {
-        None => Ok(0),
-        Some(bytes) => keys::decode_counter(&bytes).ok_or_else(|| StoreError::corrupt(key)),
-    }
+    /// Every stored checkpoint of a file (this writer's).
+    fn file_checkpoints(&self) -> Result<Vec<(FileKey, Checkpoint)>, StoreError>;
 }
 
 impl StoreError {
@@ -334,65 +282,5 @@ impl StoreError {
         StoreError::Corrupt {
             key: String::from_utf8_lossy(key).into_owned(),
         }
-    }
-}
-
-/// Every stored checkpoint of a file, by key.
-pub fn file_checkpoints(store: &dyn Store) -> Result<Vec<(FileKey, Checkpoint)>, StoreError> {
-    let prefix = keys::checkpoint(FILE_SOURCE_PREFIX);
-    store
-        .scan_prefix(&prefix)?
-        .into_iter()
-        .map(|(key, value)| {
-            let source = std::str::from_utf8(&key[keys::CHECKPOINT_PREFIX.len()..]).ok();
-            let file = source
-                .and_then(FileKey::from_source)
-                .ok_or_else(|| StoreError::corrupt(&key))?;
-            let checkpoint = decode_checkpoint(&value).ok_or_else(|| StoreError::corrupt(&key))?;
-            Ok((file, checkpoint))
-        })
-        .collect()
-}
-
-/// The encoded value of a checkpoint.
-fn encode_checkpoint(checkpoint: &Checkpoint) -> Vec<u8> {
-    postcard::to_stdvec(checkpoint).expect("a checkpoint always encodes")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn checkpoints_of_the_version_before_formats_still_decode() {
-        #[derive(Serialize)]
-        struct Before {
-            offset: u64,
-            head: Fingerprint,
-            path: String,
-            first_path: String,
-        }
-        let head = Fingerprint { len: 10, hash: 42 };
-        let old = postcard::to_stdvec(&Before {
-            offset: 7,
-            head,
-            path: "a.log".into(),
-            first_path: "b.log".into(),
-        })
-        .unwrap();
-        let decoded = decode_checkpoint(&old).unwrap();
-        assert_eq!((decoded.offset, decoded.head, decoded.format), (7, head, None));
-        assert_eq!(decoded.counts, FileCounts::default());
-        let current = Checkpoint {
-            format: Some("syslog".into()),
-            counts: FileCounts {
-                parsed: 3,
-                invalid: 1,
-                untimed: 2,
-            },
-            ..decoded
-        };
-        assert_eq!(decode_checkpoint(&encode_checkpoint(&current)), Some(current));
-        assert_eq!(decode_checkpoint(b"\xff"), None);
     }
 }

@@ -12,7 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use super::{Commit, Entry, Store, StoreError, keys};
+use super::kv::{self, Entry, KvStore};
+use super::{Commit, StoreError, keys};
 
 /// Counters and checkpoints in a sled database on disk.
 pub struct SledStore {
@@ -175,8 +176,8 @@ fn write_marker(marker: &Path) -> std::io::Result<()> {
     crate::atomic_file::write(marker, &[format!("format {}\n", keys::FORMAT_VERSION).as_bytes()])
 }
 
-impl Store for SledStore {
-    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+impl KvStore for SledStore {
+    fn apply(&self, commit: &Commit) -> Result<(), StoreError> {
         if commit.is_empty() {
             return Ok(());
         }
@@ -198,7 +199,7 @@ impl Store for SledStore {
             let mut batch = sled::Batch::default();
             // The aggregator is the only writer, so reading the current
             // values here cannot race with another increment.
-            for (key, value) in commit.writes(|key| Ok(db.get(key)?.map(|value| value.to_vec())))? {
+            for (key, value) in kv::writes(commit, |key| Ok(db.get(key)?.map(|value| value.to_vec())))? {
                 match value {
                     Some(value) => batch.insert(key, value),
                     None => batch.remove(key),
