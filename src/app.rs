@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::api::{self, AppState, IngestLimits, Tokens, UploadSettings};
-use crate::config::Settings;
+use crate::config::{Backend, Settings};
 use crate::ingest::file::{FileReader, LastLine, ReadLimits};
 use crate::ingest::watch::{IgnoredFiles, WatchContext, watch_dir};
 use crate::ingest::websocket::follow_websocket;
@@ -21,7 +21,7 @@ use crate::pipeline::route::{AUTO, FixedNames, absolute};
 use crate::pipeline::{ParserHandle, Parsers, Pipeline, Router};
 use crate::plugin::PluginEngine;
 use crate::plugin::catalog::{Accept, Catalog, follow_dir};
-use crate::store::{FileKey, MemoryStore, SledStore, Store};
+use crate::store::{FileKey, MemoryStore, SledStore, SqliteStore, Store};
 
 /// Compiles (or loads from the compile cache) the built-in plugins and those
 /// in `plugins.dir`, in parallel and off the async threads (Cranelift takes
@@ -74,14 +74,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         plugin_dir = %absolute(&settings.plugins.dir).display(),
         "Starting."
     );
-    let (data_dir, cache_mib, min_free_mib) = (
-        settings.storage.data_dir.clone(),
-        settings.storage.cache_mib,
-        settings.storage.min_free_mib,
-    );
-    let store: Arc<dyn Store> = Arc::new(
-        tokio::task::spawn_blocking(move || SledStore::open(&data_dir, cache_mib << 20, min_free_mib << 20)).await??,
-    );
+    let storage = settings.storage.clone();
+    let store = tokio::task::spawn_blocking(move || open_store(&storage)).await??;
     let parsers = load_plugins(&settings).await?;
     let router = Arc::new(Router::new(&parsers, &settings.routes)?);
     let pipeline = Pipeline::start(store.clone(), &settings)?;
@@ -228,6 +222,19 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     }
     info!("Stopped.");
     Ok(())
+}
+
+/// Opens the store `storage` names.
+fn open_store(storage: &crate::config::StorageSettings) -> Result<Arc<dyn Store>, crate::store::StoreError> {
+    Ok(match storage.backend {
+        Backend::Sled => Arc::new(SledStore::open(
+            &storage.data_dir,
+            storage.cache_mib << 20,
+            storage.min_free_mib << 20,
+        )?),
+        // One node: its checkpoints are the file's only ones.
+        Backend::Sqlite => Arc::new(SqliteStore::open(&storage.sqlite_path(), "local")?),
+    })
 }
 
 /// The server's connection limits, within the open-files limit (raised to

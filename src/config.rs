@@ -58,8 +58,12 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
-    /// Directory of the sled database.
+    /// Which database holds the counts.
+    pub backend: Backend,
+    /// Directory of the store.
     pub data_dir: PathBuf,
+    /// The SQLite file; empty: `data_dir/logproc.sqlite`.
+    pub path: PathBuf,
     /// Interval between commits.
     pub commit_interval_ms: u64,
     /// sled's page cache, in MiB.
@@ -67,6 +71,24 @@ pub struct StorageSettings {
     /// Free space the data directory's file system must have for the store
     /// to be opened (at start, and again after a failed write), in MiB.
     pub min_free_mib: u64,
+}
+
+/// `storage.backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sled,
+    Sqlite,
+}
+
+impl StorageSettings {
+    /// The SQLite file of the sqlite backend.
+    pub fn sqlite_path(&self) -> PathBuf {
+        match self.path.as_os_str().is_empty() {
+            true => self.data_dir.join("logproc.sqlite"),
+            false => self.path.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

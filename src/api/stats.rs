@@ -42,7 +42,8 @@ pub struct StatsCache {
 }
 
 struct CachedStats {
-    seq: u64,
+    /// This writer's last commit, and other writers' version.
+    seq: (u64, Option<u64>),
     stats: Arc<Stats>,
     json: Bytes,
 }
@@ -92,7 +93,9 @@ pub async fn get_stats(
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let page = query.page("services")?;
     let (stats, json) = {
-        let seq = state.health.last_seq();
+        // What the store holds, read from it: a reader that has seen a
+        // commit elsewhere (a checkpoint in /sources) sees it here too.
+        let seq = read(&state, |store| Ok((store.last_commit_seq()?, store.others_version()?))).await?;
         let mut latest = state.stats_cache.latest.lock().await;
         match &*latest {
             Some(cached) if cached.seq == seq => (cached.stats.clone(), cached.json.clone()),

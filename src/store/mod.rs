@@ -7,6 +7,7 @@ pub mod keys;
 mod kv;
 mod memory;
 mod sled_store;
+mod sqlite_store;
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
+pub use sqlite_store::SqliteStore;
 
 use crate::model::{Delta, LevelCounts};
 
@@ -82,6 +84,26 @@ pub enum StoreError {
         free_mib: u64,
         /// storage.min_free_mib.
         needed_mib: u64,
+    },
+    /// A SQL database refused an operation.
+    #[error("the database {path}: {detail}")]
+    Sql {
+        /// The database (a file, or a URL without its password).
+        path: String,
+        /// What the database reported.
+        detail: String,
+    },
+    /// The database's schema is newer than this build's.
+    #[error(
+        "the database {path} has schema version {found}; this logproc knows versions up to {expected}: run a newer logproc"
+    )]
+    Schema {
+        /// The database.
+        path: String,
+        /// The version found.
+        found: i64,
+        /// The newest version this build knows.
+        expected: i64,
     },
     /// A write failed; reads and writes wait until the store is opened
     /// again from disk, which every commit tries.

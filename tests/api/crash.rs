@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::helpers::{App, Dirs, append};
+use crate::helpers::{App, Dirs, append, on_every_backend};
 use crate::truth::{Rng, Truth, json_lines, text_lines};
 
 /// Kills in one run. `CRASH_TEST_KILLS` raises it for a longer soak (not
@@ -18,9 +18,9 @@ fn kills() -> usize {
         .unwrap_or(20)
 }
 
-#[test]
-fn every_line_is_counted_once_across_sigkills() {
-    let dirs = Dirs::new();
+on_every_backend!(every_line_is_counted_once_across_sigkills => counted_once_across_sigkills);
+
+fn counted_once_across_sigkills(dirs: Dirs) {
     let files = [dirs.watched("a.jsonl"), dirs.watched("b.log"), dirs.watched("c.jsonl")];
     let stop = Arc::new(AtomicBool::new(false));
     // Small batches and fast commits put many commits in each life. Routes

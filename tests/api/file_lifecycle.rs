@@ -7,7 +7,7 @@ use std::path::Path;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::helpers::{App, Dirs, append, wait_for};
+use crate::helpers::{App, Dirs, append, on_every_backend, wait_for};
 use crate::truth::{Truth, json_lines, text_lines};
 
 /// A configuration file under `dirs.root` with `yaml` in it.
@@ -38,9 +38,14 @@ fn sources(app: &App) -> Vec<(String, u64)> {
         .collect()
 }
 
-#[test]
-fn rotated_files_whose_names_match_a_route_are_not_read_again() {
-    let dirs = Dirs::new();
+on_every_backend!(
+    rotated_files_whose_names_match_a_route_are_not_read_again => rotated_files_whose_names_match_a_route_are_not_read_again,
+    a_deleted_files_checkpoint_is_forgotten_and_its_counts_stay => a_deleted_files_checkpoint_is_forgotten_and_its_counts_stay,
+    gzip_files_are_read_decompressed_once_even_while_being_written => gzip_files_are_read_decompressed_once_even_while_being_written,
+    a_gzip_file_cut_back_to_fewer_members_is_read_again_from_its_start => a_gzip_file_cut_back_to_fewer_members_is_read_again_from_its_start,
+);
+
+fn rotated_files_whose_names_match_a_route_are_not_read_again(dirs: Dirs) {
     // Every rotated name (app.log.1, app.log.2, ...) matches this route too.
     let config = config(&dirs, "routes:\n  - glob: \"app.log*\"\n    parser: regex\n");
     let mut truth = Truth::for_files("app");
@@ -90,9 +95,7 @@ fn path_string(path: &Path) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-#[test]
-fn a_deleted_files_checkpoint_is_forgotten_and_its_counts_stay() {
-    let dirs = Dirs::new();
+fn a_deleted_files_checkpoint_is_forgotten_and_its_counts_stay(dirs: Dirs) {
     let config = config(&dirs, "watch:\n  poll_interval_ms: 50\n  forget_after_ms: 300\n");
     let mut truth = Truth::default();
     let (first, second) = (dirs.watched("first.jsonl"), dirs.watched("second.jsonl"));
@@ -119,9 +122,7 @@ fn a_deleted_files_checkpoint_is_forgotten_and_its_counts_stay() {
     assert_eq!(app.stats(), truth.stats());
 }
 
-#[test]
-fn gzip_files_are_read_decompressed_once_even_while_being_written() {
-    let dirs = Dirs::new();
+fn gzip_files_are_read_decompressed_once_even_while_being_written(dirs: Dirs) {
     let mut truth = Truth::for_files("old");
     // Routed by the name without .gz; two members, as `cat a.gz b.gz` makes.
     let json = dirs.watched("old.jsonl.gz");
@@ -193,9 +194,7 @@ fn ten_thousand_files_dropped_at_once_are_each_read_once() {
     );
 }
 
-#[test]
-fn a_gzip_file_cut_back_to_fewer_members_is_read_again_from_its_start() {
-    let dirs = Dirs::new();
+fn a_gzip_file_cut_back_to_fewer_members_is_read_again_from_its_start(dirs: Dirs) {
     let mut truth = Truth::for_files("members");
     let file = dirs.watched("members.jsonl.gz");
     let first = json_lines(2_000, 150, &mut truth);

@@ -32,15 +32,41 @@ pub fn logproc() -> Command {
     command
 }
 
-/// A data dir and a watch dir under one temporary directory.
+/// Tests that hold on every storage backend: `name => body` makes a module
+/// `name` with one test per backend, each calling `body(Dirs::on(backend))`.
+macro_rules! on_every_backend {
+    ($($name:ident => $body:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sled() {
+                super::$body($crate::helpers::Dirs::on("sled"))
+            }
+            #[test]
+            fn sqlite() {
+                super::$body($crate::helpers::Dirs::on("sqlite"))
+            }
+        }
+    )*};
+}
+pub(crate) use on_every_backend;
+
+/// A data dir and a watch dir under one temporary directory, and the
+/// storage backend the service keeps its counts in.
 pub struct Dirs {
     pub root: tempfile::TempDir,
+    pub backend: &'static str,
 }
 
 impl Dirs {
     pub fn new() -> Dirs {
+        Dirs::on("sled")
+    }
+
+    /// Dirs for a service on `backend` (`storage.backend`).
+    pub fn on(backend: &'static str) -> Dirs {
         let dirs = Dirs {
             root: tempfile::tempdir().expect("temp dir"),
+            backend,
         };
         std::fs::create_dir(dirs.watch()).unwrap();
         dirs
@@ -95,6 +121,7 @@ impl App {
     pub fn serve_command(dirs: &Dirs, extra: &[&str]) -> Command {
         let mut command = logproc();
         command
+            .env("LOGPROC_STORAGE__BACKEND", dirs.backend)
             .args(["serve", "--data-dir"])
             .arg(dirs.data())
             .arg("--watch-dir")

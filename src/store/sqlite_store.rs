@@ -1,0 +1,484 @@
+//! SQLite: counters and checkpoints in relational tables in one file, written in
+//! WAL mode by one connection (one writer), read by another. The file
+//! opens in the `sqlite3` shell while the service runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, Store, StoreError};
+use crate::model::{Level, LevelCounts};
+
+/// The schema version this build writes; `logproc_schema` holds the one a
+/// file has.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Migrations, one per version: index 0 makes version 1.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE counts (
+    service   TEXT NOT NULL,
+    component TEXT NOT NULL,
+    level     TEXT NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (service, component, level)
+) WITHOUT ROWID;
+CREATE TABLE minute_counts (
+    service TEXT NOT NULL,
+    minute  INTEGER NOT NULL,
+    level   TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (service, minute, level)
+) WITHOUT ROWID;
+CREATE TABLE totals (
+    name TEXT PRIMARY KEY,
+    n    INTEGER NOT NULL
+);
+CREATE TABLE nodes (
+    node         TEXT PRIMARY KEY,
+    commit_seq   INTEGER NOT NULL,
+    committed_at INTEGER
+);
+CREATE TABLE checkpoints (
+    node        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    byte_offset INTEGER NOT NULL,
+    head_len    INTEGER NOT NULL,
+    head_hash   INTEGER NOT NULL,
+    path        BLOB NOT NULL,
+    first_path  BLOB NOT NULL,
+    format      TEXT,
+    parsed      INTEGER NOT NULL,
+    invalid     INTEGER NOT NULL,
+    untimed     INTEGER NOT NULL,
+    PRIMARY KEY (node, source)
+) WITHOUT ROWID;
+"];
+
+/// Counters and checkpoints in a SQLite file.
+pub struct SqliteStore {
+    path: PathBuf,
+    node: String,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    /// An exclusive `flock` on the file while this process uses it: a
+    /// second logproc on one file is refused (SQLite's own locks are
+    /// `fcntl` locks, which `flock` does not touch on Linux).
+    _lock: std::fs::File,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path` for node `node`.
+    pub fn open(path: &Path, node: &str) -> Result<SqliteStore, StoreError> {
+        let text = path.display().to_string();
+        let sql = |source: rusqlite::Error| StoreError::Sql {
+            path: text.clone(),
+            detail: source.to_string(),
+        };
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| StoreError::Sql {
+                path: text.clone(),
+                detail: error.to_string(),
+            })?;
+        }
+        let lock = lock_file(path)?;
+        let writer = Connection::open(path).map_err(sql)?;
+        writer
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")
+            .map_err(sql)?;
+        migrate(&writer, &text)?;
+        writer
+            .execute(
+                "INSERT INTO nodes (node, commit_seq) VALUES (?1, 0) ON CONFLICT (node) DO NOTHING",
+                params![node],
+            )
+            .map_err(sql)?;
+        let reader = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql)?;
+        reader.execute_batch("PRAGMA busy_timeout = 5000;").map_err(sql)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            node: node.to_owned(),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            _lock: lock,
+        })
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let reader = self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        read(&reader).map_err(|error| self.error(error))
+    }
+
+    fn error(&self, error: rusqlite::Error) -> StoreError {
+        StoreError::Sql {
+            path: self.path.display().to_string(),
+            detail: error.to_string(),
+        }
+    }
+}
+
+/// Takes the file's exclusive lock, or says who holds it.
+fn lock_file(path: &Path) -> Result<std::fs::File, StoreError> {
+    use std::os::fd::AsRawFd as _;
+    let text = path.display().to_string();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|error| StoreError::Sql {
+            path: text.clone(),
+            detail: error.to_string(),
+        })?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(StoreError::Locked { path: text });
+    }
+    Ok(file)
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
+fn migrate(connection: &Connection, path: &str) -> Result<(), StoreError> {
+    let sql = |source: rusqlite::Error| StoreError::Sql {
+        path: path.to_owned(),
+        detail: source.to_string(),
+    };
+    connection
+        .execute_batch("CREATE TABLE IF NOT EXISTS logproc_schema (version INTEGER NOT NULL)")
+        .map_err(sql)?;
+    let found: i64 = connection
+        .query_row("SELECT coalesce(max(version), 0) FROM logproc_schema", [], |row| {
+            row.get(0)
+        })
+        .map_err(sql)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::Schema {
+            path: path.to_owned(),
+            found,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    for (version, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let batch = format!(
+            "BEGIN IMMEDIATE; {migration} DELETE FROM logproc_schema; INSERT INTO logproc_schema VALUES ({}); COMMIT;",
+            version + 1
+        );
+        connection.execute_batch(&batch).map_err(sql)?;
+    }
+    Ok(())
+}
+
+/// The levels of `counts` above 0, by name, with their counts: the rows
+/// a commit adds to.
+fn counted_levels(counts: &LevelCounts) -> impl Iterator<Item = (&'static str, i64)> + '_ {
+    Level::ALL.into_iter().filter_map(|level| {
+        let n = counts[level.index()];
+        (n > 0).then_some((level.name(), n as i64))
+    })
+}
+
+/// Levels by the names the `level` columns hold.
+fn level_index(name: &str) -> Option<usize> {
+    Level::ALL.iter().position(|level| level.name() == name)
+}
+
+impl Store for SqliteStore {
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        if commit.is_empty() {
+            return Ok(());
+        }
+        let mut writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let written = (|| -> rusqlite::Result<()> {
+            let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let stored: i64 = tx.query_row(
+                "SELECT commit_seq FROM nodes WHERE node = ?1",
+                params![self.node],
+                |row| row.get(0),
+            )?;
+            if stored as u64 >= commit.seq {
+                // Applied already: its outcome was lost on the way back.
+                return Ok(());
+            }
+            {
+                let mut count = tx.prepare_cached(
+                    "INSERT INTO counts (service, component, level, n) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (service, component, level) DO UPDATE SET n = n + excluded.n",
+                )?;
+                for ((service, component), counts) in &commit.components {
+                    for (level, n) in counted_levels(counts) {
+                        count.execute(params![service, component, level, n])?;
+                    }
+                }
+                let mut minute = tx.prepare_cached(
+                    "INSERT INTO minute_counts (service, minute, level, n) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (service, minute, level) DO UPDATE SET n = n + excluded.n",
+                )?;
+                for ((service, start_ms), counts) in &commit.minutes {
+                    for (level, n) in counted_levels(counts) {
+                        minute.execute(params![service, start_ms.div_euclid(1000), level, n])?;
+                    }
+                }
+                if commit.invalid > 0 {
+                    tx.execute(
+                        "INSERT INTO totals (name, n) VALUES ('invalid', ?1)
+                         ON CONFLICT (name) DO UPDATE SET n = n + excluded.n",
+                        params![commit.invalid as i64],
+                    )?;
+                }
+                let mut set = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO checkpoints (node, source, byte_offset, head_len, head_hash, path,
+                     first_path, format, parsed, invalid, untimed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?;
+                let mut remove = tx.prepare_cached("DELETE FROM checkpoints WHERE node = ?1 AND source = ?2")?;
+                for (source, checkpoint) in &commit.checkpoints {
+                    match checkpoint {
+                        None => {
+                            remove.execute(params![self.node, source])?;
+                        }
+                        Some(checkpoint) => {
+                            set.execute(params![
+                                self.node,
+                                source,
+                                checkpoint.offset as i64,
+                                checkpoint.head.len,
+                                checkpoint.head.hash as i64,
+                                checkpoint.path,
+                                checkpoint.first_path,
+                                checkpoint.format,
+                                checkpoint.counts.parsed as i64,
+                                checkpoint.counts.invalid as i64,
+                                checkpoint.counts.untimed as i64,
+                            ])?;
+                        }
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE nodes SET commit_seq = ?2, committed_at = unixepoch() WHERE node = ?1",
+                params![self.node, commit.seq as i64],
+            )?;
+            tx.commit()
+        })();
+        written.map_err(|error| self.error(error))
+    }
+
+    fn last_commit_seq(&self) -> Result<u64, StoreError> {
+        self.read(|db| {
+            db.query_row(
+                "SELECT commit_seq FROM nodes WHERE node = ?1",
+                params![self.node],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|seq| seq.unwrap_or(0) as u64)
+        })
+    }
+
+    fn invalid(&self) -> Result<u64, StoreError> {
+        self.read(|db| {
+            db.query_row("SELECT n FROM totals WHERE name = 'invalid'", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|n| n.unwrap_or(0) as u64)
+        })
+    }
+
+    fn components(&self, service: Option<&str>) -> Result<Vec<ComponentCounts>, StoreError> {
+        self.read(|db| {
+            let mut statement = db.prepare_cached(
+                "SELECT service, component, level, n FROM counts
+                 WHERE ?1 IS NULL OR service = ?1 ORDER BY service, component",
+            )?;
+            let mut rows = statement.query(params![service])?;
+            let mut out: Vec<ComponentCounts> = Vec::new();
+            while let Some(row) = rows.next()? {
+                let (service, component): (String, String) = (row.get(0)?, row.get(1)?);
+                let level: String = row.get(2)?;
+                let n: i64 = row.get(3)?;
+                let same = out
+                    .last()
+                    .is_some_and(|last| last.service == service && last.component == component);
+                if !same {
+                    out.push(ComponentCounts {
+                        service,
+                        component,
+                        counts: LevelCounts::default(),
+                    });
+                }
+                if let (Some(last), Some(index)) = (out.last_mut(), level_index(&level)) {
+                    last.counts[index] += n as u64;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn last_minutes(&self, service: &str, count: usize) -> Result<Vec<MinuteCounts>, StoreError> {
+        self.read(|db| {
+            let mut statement = db.prepare_cached(
+                "SELECT minute, level, n FROM minute_counts WHERE service = ?1 AND minute >= (
+                     SELECT coalesce(min(minute), 0) FROM (
+                         SELECT DISTINCT minute FROM minute_counts WHERE service = ?1 ORDER BY minute DESC LIMIT ?2))
+                 ORDER BY minute",
+            )?;
+            let mut rows = statement.query(params![service, count.min(i64::MAX as usize) as i64])?;
+            let mut out: Vec<MinuteCounts> = Vec::new();
+            while let Some(row) = rows.next()? {
+                let start_ms = row.get::<_, i64>(0)? * 1000;
+                let level: String = row.get(1)?;
+                let n: i64 = row.get(2)?;
+                if out.last().is_none_or(|last| last.start_ms != start_ms) {
+                    out.push(MinuteCounts {
+                        start_ms,
+                        counts: LevelCounts::default(),
+                    });
+                }
+                if let (Some(last), Some(index)) = (out.last_mut(), level_index(&level)) {
+                    last.counts[index] += n as u64;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {
+        self.read(|db| {
+            db.query_row(
+                &format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE node = ?1 AND source = ?2"),
+                params![self.node, source],
+                checkpoint_of,
+            )
+            .optional()
+        })
+    }
+
+    fn file_checkpoints(&self) -> Result<Vec<(FileKey, Checkpoint)>, StoreError> {
+        let rows = self.read(|db| {
+            let mut statement = db.prepare_cached(&format!(
+                "SELECT source, {CHECKPOINT_COLUMNS} FROM checkpoints WHERE node = ?1 AND source LIKE 'file:%'"
+            ))?;
+            let rows = statement.query_map(params![self.node], |row| {
+                Ok((row.get::<_, String>(0)?, checkpoint_at(row, 1)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|(source, checkpoint)| {
+                let file = FileKey::from_source(&source).ok_or_else(|| StoreError::corrupt(source.as_bytes()))?;
+                Ok((file, checkpoint))
+            })
+            .collect()
+    }
+}
+
+const CHECKPOINT_COLUMNS: &str = "byte_offset, head_len, head_hash, path, first_path, format, parsed, invalid, untimed";
+
+fn checkpoint_of(row: &rusqlite::Row) -> rusqlite::Result<Checkpoint> {
+    checkpoint_at(row, 0)
+}
+
+/// The checkpoint in [`CHECKPOINT_COLUMNS`] from column `first` on.
+fn checkpoint_at(row: &rusqlite::Row, first: usize) -> rusqlite::Result<Checkpoint> {
+    Ok(Checkpoint {
+        offset: row.get::<_, i64>(first)? as u64,
+        head: Fingerprint {
+            len: row.get(first + 1)?,
+            hash: row.get::<_, i64>(first + 2)? as u64,
+        },
+        path: row.get(first + 3)?,
+        first_path: row.get(first + 4)?,
+        format: row.get(first + 5)?,
+        counts: FileCounts {
+            parsed: row.get::<_, i64>(first + 6)? as u64,
+            invalid: row.get::<_, i64>(first + 7)? as u64,
+            untimed: row.get::<_, i64>(first + 8)? as u64,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn checkpoint(offset: u64) -> Checkpoint {
+        Checkpoint {
+            offset,
+            head: Fingerprint { len: 3, hash: u64::MAX },
+            path: b"a\xffb.log".to_vec(),
+            first_path: b"a.log".to_vec(),
+            format: Some(String::new()),
+            counts: FileCounts {
+                parsed: 2,
+                invalid: 1,
+                untimed: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_commit_is_applied_once_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let store = SqliteStore::open(&path, "n1").unwrap();
+        assert!(matches!(SqliteStore::open(&path, "n1"), Err(StoreError::Locked { .. })));
+        let mut commit = Commit {
+            seq: 1,
+            invalid: 2,
+            ..Commit::default()
+        };
+        commit
+            .components
+            .insert(("api".into(), "db".into()), [0, 0, 3, 0, 1, 0, 0]);
+        commit.minutes.insert(("api".into(), -60_000), [0, 0, 3, 0, 0, 0, 0]);
+        commit.minutes.insert(("api".into(), 120_000), [0, 0, 0, 0, 1, 0, 0]);
+        commit.checkpoints = BTreeMap::from([("file:1:2".to_owned(), Some(checkpoint(10)))]);
+        store.commit(&commit).unwrap();
+        // The same number again: its outcome was lost, it is not applied twice.
+        store.commit(&commit).unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path, "n1").unwrap();
+        assert_eq!(store.last_commit_seq().unwrap(), 1);
+        assert_eq!(store.invalid().unwrap(), 2);
+        let components = store.components(None).unwrap();
+        assert_eq!(components.len(), 1);
+        assert_eq!(components[0].counts, [0, 0, 3, 0, 1, 0, 0]);
+        let minutes = store.last_minutes("api", 1).unwrap();
+        assert_eq!(
+            minutes,
+            [MinuteCounts {
+                start_ms: 120_000,
+                counts: [0, 0, 0, 0, 1, 0, 0]
+            }]
+        );
+        assert_eq!(store.last_minutes("api", 9).unwrap()[0].start_ms, -60_000);
+        let files = store.file_checkpoints().unwrap();
+        assert_eq!(files, [(FileKey { dev: 1, ino: 2 }, checkpoint(10))]);
+        let forget = Commit {
+            seq: 2,
+            checkpoints: BTreeMap::from([("file:1:2".to_owned(), None)]),
+            ..Commit::default()
+        };
+        store.commit(&forget).unwrap();
+        assert_eq!(store.checkpoint("file:1:2").unwrap(), None);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        drop(SqliteStore::open(&path, "n1").unwrap());
+        let db = Connection::open(&path).unwrap();
+        db.execute("UPDATE logproc_schema SET version = 99", []).unwrap();
+        drop(db);
+        let error = SqliteStore::open(&path, "n1").err().unwrap();
+        assert!(matches!(error, StoreError::Schema { found: 99, .. }), "{error}");
+    }
+}
