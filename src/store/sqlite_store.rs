@@ -71,15 +71,9 @@ impl SqliteStore {
     /// Opens (or creates) the store at `path` for node `node`.
     pub fn open(path: &Path, node: &str) -> Result<SqliteStore, StoreError> {
         let text = path.display().to_string();
-        let sql = |source: rusqlite::Error| StoreError::Sql {
-            path: text.clone(),
-            detail: source.to_string(),
-        };
+        let sql = |error: rusqlite::Error| sql_error(&text, error);
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|error| StoreError::Sql {
-                path: text.clone(),
-                detail: error.to_string(),
-            })?;
+            std::fs::create_dir_all(parent).map_err(|error| sql_error(&text, error))?;
         }
         let lock = lock_file(path)?;
         let writer = Connection::open(path).map_err(sql)?;
@@ -114,10 +108,15 @@ impl SqliteStore {
     }
 
     fn error(&self, error: rusqlite::Error) -> StoreError {
-        StoreError::Sql {
-            path: self.path.display().to_string(),
-            detail: error.to_string(),
-        }
+        sql_error(&self.path.display().to_string(), error)
+    }
+}
+
+/// `error` of the database at `path`.
+fn sql_error(path: &str, error: impl ToString) -> StoreError {
+    StoreError::Sql {
+        path: path.to_owned(),
+        detail: error.to_string(),
     }
 }
 
@@ -131,10 +130,7 @@ fn lock_file(path: &Path) -> Result<std::fs::File, StoreError> {
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(|error| StoreError::Sql {
-            path: text.clone(),
-            detail: error.to_string(),
-        })?;
+        .map_err(|error| sql_error(&text, error))?;
     // SAFETY: flock on a descriptor this function owns.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         return Err(StoreError::Locked { path: text });
@@ -144,10 +140,7 @@ fn lock_file(path: &Path) -> Result<std::fs::File, StoreError> {
 
 /// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
 fn migrate(connection: &Connection, path: &str) -> Result<(), StoreError> {
-    let sql = |source: rusqlite::Error| StoreError::Sql {
-        path: path.to_owned(),
-        detail: source.to_string(),
-    };
+    let sql = |error: rusqlite::Error| sql_error(path, error);
     connection
         .execute_batch("CREATE TABLE IF NOT EXISTS logproc_schema (version INTEGER NOT NULL)")
         .map_err(sql)?;
@@ -352,7 +345,7 @@ impl Store for SqliteStore {
             db.query_row(
                 &format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE node = ?1 AND source = ?2"),
                 params![self.node, source],
-                checkpoint_of,
+                |row| checkpoint_at(row, 0),
             )
             .optional()
         })
@@ -378,10 +371,6 @@ impl Store for SqliteStore {
 }
 
 const CHECKPOINT_COLUMNS: &str = "byte_offset, head_len, head_hash, path, first_path, format, parsed, invalid, untimed";
-
-fn checkpoint_of(row: &rusqlite::Row) -> rusqlite::Result<Checkpoint> {
-    checkpoint_at(row, 0)
-}
 
 /// The checkpoint in [`CHECKPOINT_COLUMNS`] from column `first` on.
 fn checkpoint_at(row: &rusqlite::Row, first: usize) -> rusqlite::Result<Checkpoint> {
