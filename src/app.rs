@@ -21,7 +21,7 @@ use crate::pipeline::route::{AUTO, FixedNames, absolute};
 use crate::pipeline::{ParserHandle, Parsers, Pipeline, Router};
 use crate::plugin::PluginEngine;
 use crate::plugin::catalog::{Accept, Catalog, follow_dir};
-use crate::store::{FileKey, MemoryStore, SledStore, SqliteStore, Store};
+use crate::store::{FileKey, MemoryStore, PostgresStore, SledStore, SqliteStore, Store};
 
 /// Compiles (or loads from the compile cache) the built-in plugins and those
 /// in `plugins.dir`, in parallel and off the async threads (Cranelift takes
@@ -74,8 +74,11 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         plugin_dir = %absolute(&settings.plugins.dir).display(),
         "Starting."
     );
-    let storage = settings.storage.clone();
-    let store = tokio::task::spawn_blocking(move || open_store(&storage)).await??;
+    let (storage, node) = (settings.storage.clone(), settings.node.id());
+    if storage.backend == Backend::Postgres {
+        info!(database = %crate::store::redact_url(&storage.url), node = %node, "Connecting to PostgreSQL.");
+    }
+    let store = tokio::task::spawn_blocking(move || open_store(&storage, &node)).await??;
     let parsers = load_plugins(&settings).await?;
     let router = Arc::new(Router::new(&parsers, &settings.routes)?);
     let pipeline = Pipeline::start(store.clone(), &settings)?;
@@ -225,7 +228,10 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
 }
 
 /// Opens the store `storage` names.
-fn open_store(storage: &crate::config::StorageSettings) -> Result<Arc<dyn Store>, crate::store::StoreError> {
+fn open_store(
+    storage: &crate::config::StorageSettings,
+    node: &str,
+) -> Result<Arc<dyn Store>, crate::store::StoreError> {
     Ok(match storage.backend {
         Backend::Sled => Arc::new(SledStore::open(
             &storage.data_dir,
@@ -234,6 +240,7 @@ fn open_store(storage: &crate::config::StorageSettings) -> Result<Arc<dyn Store>
         )?),
         // One node: its checkpoints are the file's only ones.
         Backend::Sqlite => Arc::new(SqliteStore::open(&storage.sqlite_path(), "local")?),
+        Backend::Postgres => Arc::new(PostgresStore::open(&storage.url, node)?),
     })
 }
 

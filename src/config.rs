@@ -19,6 +19,7 @@ pub struct Settings {
     pub log_level: String,
     pub server: ServerSettings,
     pub storage: StorageSettings,
+    pub node: NodeSettings,
     pub watch: WatchSettings,
     pub pipeline: PipelineSettings,
     pub plugins: PluginSettings,
@@ -64,6 +65,10 @@ pub struct StorageSettings {
     pub data_dir: PathBuf,
     /// The SQLite file; empty: `data_dir/logproc.sqlite`.
     pub path: PathBuf,
+    /// The PostgreSQL database (`postgres://user:password@host:port/db`);
+    /// shown with its password hidden.
+    #[serde(serialize_with = "serialize_redacted_url")]
+    pub url: String,
     /// Interval between commits.
     pub commit_interval_ms: u64,
     /// sled's page cache, in MiB.
@@ -79,6 +84,41 @@ pub struct StorageSettings {
 pub enum Backend {
     Sled,
     Sqlite,
+    Postgres,
+}
+
+fn serialize_redacted_url<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::store::redact_url(url))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSettings {
+    /// This process's name among the nodes that share one PostgreSQL
+    /// database; empty: the host name.
+    pub id: String,
+}
+
+impl NodeSettings {
+    /// `id`, or the host name.
+    pub fn id(&self) -> String {
+        match self.id.trim().is_empty() {
+            true => host_name(),
+            false => self.id.clone(),
+        }
+    }
+}
+
+/// This machine's host name ("localhost" if it has none).
+pub fn host_name() -> String {
+    let mut name = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the buffer.
+    let done = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) } == 0;
+    let len = name.iter().position(|&byte| byte == 0).unwrap_or(name.len());
+    match done && len > 0 {
+        true => String::from_utf8_lossy(&name[..len]).into_owned(),
+        false => "localhost".into(),
+    }
 }
 
 impl StorageSettings {
@@ -478,6 +518,12 @@ impl Settings {
     /// names those that are set.
     pub fn to_yaml(&self) -> anyhow::Result<String> {
         let mut out = String::from("# logproc's effective settings (logproc serve --print-config).\n");
+        if self.storage.backend == Backend::Postgres {
+            anyhow::ensure!(
+                !self.storage.url.trim().is_empty(),
+                "invalid configuration: storage.backend is postgres but storage.url is empty; give the database as postgres://user:password@host:port/database (LOGPROC_STORAGE__URL)"
+            );
+        }
         for (key, secret) in self.secrets() {
             if secret.is_some() {
                 let variable = format!("{ENV_PREFIX}_{}", key.replace('.', "__").to_uppercase());
@@ -578,6 +624,12 @@ impl Settings {
                 source.url.starts_with("ws://"),
                 "invalid configuration: WebSocket source `{}` is not a WebSocket URL: it must start with ws://",
                 source.url
+            );
+        }
+        if self.storage.backend == Backend::Postgres {
+            anyhow::ensure!(
+                !self.storage.url.trim().is_empty(),
+                "invalid configuration: storage.backend is postgres but storage.url is empty; give the database as postgres://user:password@host:port/database (LOGPROC_STORAGE__URL)"
             );
         }
         for (key, secret) in self.secrets() {

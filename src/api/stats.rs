@@ -23,11 +23,22 @@ const MAX_MINUTES: usize = 10_080;
 
 /// `ok`, or 503 with the reason while commits fail (a full disk, say).
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.health.failing() {
+    let reason = match state.health.failing() {
+        Some(reason) => Some(format!("commits fail: {reason}")),
+        // No commit may have been tried since a database went away.
+        None => {
+            let store = state.store.clone();
+            match tokio::task::spawn_blocking(move || store.check()).await {
+                Ok(Err(error)) => Some(error.to_string()),
+                _ => None,
+            }
+        }
+    };
+    match reason {
         None => (StatusCode::OK, Json(json!({ "status": "ok" }))),
         Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unhealthy", "reason": format!("commits fail: {reason}") })),
+            Json(json!({ "status": "unhealthy", "reason": reason })),
         ),
     }
 }
@@ -192,7 +203,7 @@ async fn read<T: Send + 'static>(
         .map_err(anyhow::Error::from)?;
     result.map_err(|error| match error {
         // Counts that a restart could lose are not shown.
-        StoreError::Unavailable { .. } => ApiError::Unavailable(error.to_string()),
+        StoreError::Unavailable { .. } | StoreError::Unreachable { .. } => ApiError::Unavailable(error.to_string()),
         error => ApiError::Internal(error.into()),
     })
 }

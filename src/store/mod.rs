@@ -1,12 +1,16 @@
 //! Storage: one atomic commit of counter increments plus source checkpoints,
-//! and the reads the API needs. sled is the embedded default backend; the
-//! in-memory one serves `logproc process`, which keeps nothing.
+//! and the reads the API needs. sled is the embedded default backend;
+//! SQLite keeps the counts in one file of tables, PostgreSQL in a server
+//! several nodes can share; the in-memory one serves `logproc process`,
+//! which keeps nothing.
 #![deny(missing_docs)]
 
 pub mod keys;
 mod kv;
 mod memory;
+mod postgres_store;
 mod sled_store;
+mod sql;
 mod sqlite_store;
 
 use std::collections::BTreeMap;
@@ -14,6 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
+pub use postgres_store::{PostgresStore, redact_url};
 pub use sled_store::SledStore;
 pub use sqlite_store::SqliteStore;
 
@@ -104,6 +109,27 @@ pub enum StoreError {
         found: i64,
         /// The newest version this build knows.
         expected: i64,
+    },
+    /// The database server cannot be reached (down, or the connection
+    /// broke); calls fail until it answers again.
+    #[error("the database {database} cannot be reached: {detail}")]
+    Unreachable {
+        /// The database (its URL without the password).
+        database: String,
+        /// Why.
+        detail: String,
+    },
+    /// Another live process uses this node id.
+    #[error(
+        "node id `{node}` is in use on the database {database} by {holder}; give each logproc its own node.id (LOGPROC_NODE__ID)"
+    )]
+    NodeInUse {
+        /// The node id.
+        node: String,
+        /// The database (its URL without the password).
+        database: String,
+        /// Who holds it, as it wrote itself into the `nodes` table.
+        holder: String,
     },
     /// A write failed; reads and writes wait until the store is opened
     /// again from disk, which every commit tries.
@@ -278,6 +304,12 @@ pub trait Store: Send + Sync + 'static {
     /// commits change what it holds).
     fn others_version(&self) -> Result<Option<u64>, StoreError> {
         Ok(None)
+    }
+
+    /// Whether the store answers (a database server may be away while
+    /// nothing is committed).
+    fn check(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// Lines that could not be parsed.

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::sql::{counted_levels, fold_components, fold_minutes};
 use super::{Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, Store, StoreError};
-use crate::model::{Level, LevelCounts};
 
 /// The schema version this build writes; `logproc_schema` holds the one a
 /// file has.
@@ -166,20 +166,6 @@ fn migrate(connection: &Connection, path: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The levels of `counts` above 0, by name, with their counts: the rows
-/// a commit adds to.
-fn counted_levels(counts: &LevelCounts) -> impl Iterator<Item = (&'static str, i64)> + '_ {
-    Level::ALL.into_iter().filter_map(|level| {
-        let n = counts[level.index()];
-        (n > 0).then_some((level.name(), n as i64))
-    })
-}
-
-/// Levels by the names the `level` columns hold.
-fn level_index(name: &str) -> Option<usize> {
-    Level::ALL.iter().position(|level| level.name() == name)
-}
-
 impl Store for SqliteStore {
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         if commit.is_empty() {
@@ -288,27 +274,10 @@ impl Store for SqliteStore {
                 "SELECT service, component, level, n FROM counts
                  WHERE ?1 IS NULL OR service = ?1 ORDER BY service, component",
             )?;
-            let mut rows = statement.query(params![service])?;
-            let mut out: Vec<ComponentCounts> = Vec::new();
-            while let Some(row) = rows.next()? {
-                let (service, component): (String, String) = (row.get(0)?, row.get(1)?);
-                let level: String = row.get(2)?;
-                let n: i64 = row.get(3)?;
-                let same = out
-                    .last()
-                    .is_some_and(|last| last.service == service && last.component == component);
-                if !same {
-                    out.push(ComponentCounts {
-                        service,
-                        component,
-                        counts: LevelCounts::default(),
-                    });
-                }
-                if let (Some(last), Some(index)) = (out.last_mut(), level_index(&level)) {
-                    last.counts[index] += n as u64;
-                }
-            }
-            Ok(out)
+            let rows = statement.query_map(params![service], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?;
+            Ok(fold_components(rows.collect::<rusqlite::Result<Vec<_>>>()?))
         })
     }
 
@@ -320,23 +289,10 @@ impl Store for SqliteStore {
                          SELECT DISTINCT minute FROM minute_counts WHERE service = ?1 ORDER BY minute DESC LIMIT ?2))
                  ORDER BY minute",
             )?;
-            let mut rows = statement.query(params![service, count.min(i64::MAX as usize) as i64])?;
-            let mut out: Vec<MinuteCounts> = Vec::new();
-            while let Some(row) = rows.next()? {
-                let start_ms = row.get::<_, i64>(0)? * 1000;
-                let level: String = row.get(1)?;
-                let n: i64 = row.get(2)?;
-                if out.last().is_none_or(|last| last.start_ms != start_ms) {
-                    out.push(MinuteCounts {
-                        start_ms,
-                        counts: LevelCounts::default(),
-                    });
-                }
-                if let (Some(last), Some(index)) = (out.last_mut(), level_index(&level)) {
-                    last.counts[index] += n as u64;
-                }
-            }
-            Ok(out)
+            let rows = statement.query_map(params![service, count.min(i64::MAX as usize) as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+            Ok(fold_minutes(rows.collect::<rusqlite::Result<Vec<_>>>()?))
         })
     }
 

@@ -45,6 +45,13 @@ macro_rules! on_every_backend {
             fn sqlite() {
                 super::$body($crate::helpers::Dirs::on("sqlite"))
             }
+            #[test]
+            fn postgres() {
+                // None: no PostgreSQL here (a loud skip, or a failure in CI).
+                if let Some(dirs) = $crate::helpers::Dirs::on_postgres() {
+                    super::$body(dirs)
+                }
+            }
         }
     )*};
 }
@@ -55,6 +62,8 @@ pub(crate) use on_every_backend;
 pub struct Dirs {
     pub root: tempfile::TempDir,
     pub backend: &'static str,
+    /// The database server of the postgres backend.
+    pub postgres: Option<crate::pg::Postgres>,
 }
 
 impl Dirs {
@@ -67,9 +76,20 @@ impl Dirs {
         let dirs = Dirs {
             root: tempfile::tempdir().expect("temp dir"),
             backend,
+            postgres: None,
         };
         std::fs::create_dir(dirs.watch()).unwrap();
         dirs
+    }
+
+    /// Dirs for a service on a PostgreSQL server of its own; `None` when
+    /// there is no PostgreSQL here (see [`crate::pg::Postgres::start`]).
+    pub fn on_postgres() -> Option<Dirs> {
+        let postgres = crate::pg::Postgres::start()?;
+        Some(Dirs {
+            postgres: Some(postgres),
+            ..Dirs::on("postgres")
+        })
     }
     /// The watch dir, as the service names it (resolved, absolute).
     pub fn watch(&self) -> PathBuf {
@@ -122,6 +142,11 @@ impl App {
         let mut command = logproc();
         command
             .env("LOGPROC_STORAGE__BACKEND", dirs.backend)
+            .envs(
+                dirs.postgres
+                    .iter()
+                    .map(|postgres| ("LOGPROC_STORAGE__URL", postgres.url())),
+            )
             .args(["serve", "--data-dir"])
             .arg(dirs.data())
             .arg("--watch-dir")

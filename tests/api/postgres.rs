@@ -1,0 +1,219 @@
+//! PostgreSQL as several nodes' shared store: nodes killed in a loop, a
+//! connection cut right after COMMIT, the server stopped under load; the
+//! counts stay exact on every node.
+
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::crash::{crash_config, kills, spawn_writer};
+use crate::helpers::{App, Dirs, wait_for};
+use crate::truth::{Rng, Truth, json_lines};
+
+/// `logproc serve` over `dirs` as node `node` of the database at `url`.
+fn node(dirs: &Dirs, node: &str, url: &str, extra: &[&str]) -> Command {
+    let mut command = App::serve_command(dirs, extra);
+    command
+        .env("LOGPROC_STORAGE__BACKEND", "postgres")
+        .env("LOGPROC_STORAGE__URL", url)
+        .env("LOGPROC_NODE__ID", node)
+        .args(["--listen", "127.0.0.1:0"]);
+    command
+}
+
+#[test]
+fn two_nodes_count_into_one_database_exactly_across_sigkills() {
+    let Some(first) = Dirs::on_postgres() else { return };
+    let second = Dirs::on("postgres");
+    let url = first.postgres.as_ref().unwrap().url();
+    // Each node reads its own directory; both have a file that rotates.
+    let files = vec![
+        first.watched("a.jsonl"),
+        second.watched("b.log"),
+        first.watched("c.jsonl"),
+    ];
+    let stop = Arc::new(AtomicBool::new(false));
+    let (config_a, config_b) = (crash_config(&first), crash_config(&second));
+    let writer = spawn_writer(files, 2, stop.clone());
+    let mut rng = Rng::new(9);
+    for _ in 0..kills() / 2 {
+        let a = App::start(node(&first, "a", &url, &["--config", &config_a]));
+        let b = App::start(node(&second, "b", &url, &["--config", &config_b]));
+        // Random moments in both lives: the crashes are the point.
+        std::thread::sleep(Duration::from_millis(50 + rng.below(400) as u64));
+        assert!(!a.kill().success());
+        std::thread::sleep(Duration::from_millis(rng.below(200) as u64));
+        assert!(!b.kill().success());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let truth = writer.join().unwrap();
+
+    let a = App::start(node(&first, "a", &url, &["--config", &config_a]));
+    let b = App::start(node(&second, "b", &url, &["--config", &config_b]));
+    for (app, dirs) in [(&a, &first), (&b, &second)] {
+        for entry in std::fs::read_dir(dirs.watch()).unwrap() {
+            app.wait_until_read(&entry.unwrap().path());
+        }
+    }
+    // Counters are shared: each node shows the sum of both.
+    assert_eq!(a.stats(), truth.stats());
+    assert_eq!(b.stats(), truth.stats());
+    // Checkpoints are per node.
+    let postgres = first.postgres.as_ref().unwrap();
+    let nodes = postgres.psql("SELECT DISTINCT node FROM checkpoints ORDER BY node");
+    assert_eq!(nodes, "a\nb\n");
+}
+
+#[test]
+fn a_second_live_node_with_the_same_id_is_refused() {
+    let Some(first) = Dirs::on_postgres() else { return };
+    let url = first.postgres.as_ref().unwrap().url();
+    let _running = App::start(node(&first, "twin", &url, &[]));
+    let second = Dirs::on("postgres");
+    let output = node(&second, "twin", &url, &[]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("node id `twin` is in use"), "{stderr}");
+    // Named by who holds it; the password is never shown.
+    assert!(stderr.contains(&format!("pid {}", _running.pid())), "{stderr}");
+    assert!(!stderr.contains("test pw") && !stderr.contains("test%20pw"), "{stderr}");
+}
+
+/// A loopback proxy to the server that, while armed, forwards a message
+/// holding `COMMIT` and then cuts both connections without passing the
+/// answer back: the client cannot know whether the commit happened.
+struct CommitCutter {
+    port: u16,
+    armed: Arc<AtomicBool>,
+    cuts: Arc<AtomicUsize>,
+}
+
+impl CommitCutter {
+    fn start(server_port: u16) -> CommitCutter {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (armed, cuts) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+        let (armed_in, cuts_in) = (armed.clone(), cuts.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)) else {
+                    continue;
+                };
+                let (armed, cuts) = (armed_in.clone(), cuts_in.clone());
+                let muted = Arc::new(AtomicBool::new(false));
+                let (client_out, server_in) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let answers_muted = muted.clone();
+                std::thread::spawn(move || pass_answers(server_in, client_out, &answers_muted));
+                std::thread::spawn(move || forward_cutting(client, server, &muted, &armed, &cuts));
+            }
+        });
+        CommitCutter { port, armed, cuts }
+    }
+}
+
+/// Passes the server's answers to the client until `muted`.
+fn pass_answers(mut server: TcpStream, mut client: TcpStream, muted: &AtomicBool) {
+    let mut buffer = [0; 64 * 1024];
+    while let Ok(read @ 1..) = server.read(&mut buffer) {
+        if muted.load(Ordering::SeqCst) || client.write_all(&buffer[..read]).is_err() {
+            break;
+        }
+    }
+    let _ = client.shutdown(Shutdown::Both);
+}
+
+/// Passes the client's messages to the server; once armed, a COMMIT is
+/// passed with its answer muted, and both connections are cut after it.
+fn forward_cutting(
+    mut client: TcpStream,
+    mut server: TcpStream,
+    muted: &AtomicBool,
+    armed: &AtomicBool,
+    cuts: &AtomicUsize,
+) {
+    let mut buffer = [0; 64 * 1024];
+    while let Ok(read @ 1..) = client.read(&mut buffer) {
+        let commit = buffer[..read].windows(6).any(|window| window == b"COMMIT");
+        let cut = commit && armed.swap(false, Ordering::SeqCst);
+        if cut {
+            muted.store(true, Ordering::SeqCst);
+        }
+        if server.write_all(&buffer[..read]).is_err() {
+            break;
+        }
+        if cut {
+            // Let the server commit, then lose its answer.
+            std::thread::sleep(Duration::from_millis(300));
+            cuts.fetch_add(1, Ordering::SeqCst);
+            break;
+        }
+    }
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+}
+
+#[test]
+fn a_commit_whose_answer_is_lost_is_not_applied_twice() {
+    let Some(dirs) = Dirs::on_postgres() else { return };
+    let postgres = dirs.postgres.as_ref().unwrap();
+    let cutter = CommitCutter::start(postgres.port());
+    let url = postgres
+        .url()
+        .replace(&postgres.port().to_string(), &cutter.port.to_string());
+    let app = App::start(node(&dirs, "n1", &url, &[]));
+    let file = dirs.watched("app.jsonl");
+    let mut truth = Truth::for_files("app");
+    for round in 1..=3 {
+        cutter.armed.store(true, Ordering::SeqCst);
+        crate::helpers::append(&file, &json_lines(500, round, &mut truth));
+        wait_for("the proxy to cut a commit's answer", || {
+            (cutter.cuts.load(Ordering::SeqCst) == round as usize).then_some(())
+        });
+        app.wait_until_read(&file);
+        assert_eq!(app.stats(), truth.stats(), "round {round}");
+    }
+    assert!(app.log_lines(&["Commits go through again"]) >= 1);
+    // The database itself holds each line once.
+    let parsed = postgres.psql("SELECT sum(n) FROM counts");
+    assert_eq!(parsed.trim(), truth.parsed.to_string());
+}
+
+#[test]
+fn the_database_stopped_under_load_loses_and_doubles_nothing() {
+    let Some(mut dirs) = Dirs::on_postgres() else { return };
+    let files = vec![dirs.watched("a.jsonl"), dirs.watched("b.log")];
+    let stop = Arc::new(AtomicBool::new(false));
+    let config = crash_config(&dirs);
+    let writer = spawn_writer(files, 1, stop.clone());
+    let app = App::spawn(&dirs, &["--config", &config]);
+    app.wait_for_stats("some lines", |stats| stats["lines"].as_u64() > Some(500));
+
+    dirs.postgres.as_mut().unwrap().stop();
+    let health = wait_for("/healthz to say commits fail", || {
+        let (status, body) = app.get("/healthz");
+        (status == 503 && body.to_string().contains("commits fail")).then_some(body)
+    });
+    assert!(health.to_string().contains("cannot be reached"), "{health}");
+    let refused = app.raw(b"POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nhi\n");
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.to_ascii_lowercase().contains("retry-after:"), "{refused}");
+    let (status, _) = app.get("/stats");
+    assert_eq!(status, 503, "no counts are shown that the database cannot give");
+    // The outage lasts a while, as lines keep coming (what it lasts for
+    // is the point, not a condition).
+    std::thread::sleep(Duration::from_millis(1500));
+
+    dirs.postgres.as_mut().unwrap().resume();
+    stop.store(true, Ordering::Relaxed);
+    let truth = writer.join().unwrap();
+    for entry in std::fs::read_dir(dirs.watch()).unwrap() {
+        app.wait_until_read(&entry.unwrap().path());
+    }
+    assert_eq!(app.stats(), truth.stats());
+    let (status, _) = app.get("/healthz");
+    assert_eq!(status, 200);
+}
