@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::api::{self, AppState, IngestLimits, Tokens, UploadSettings};
 use crate::config::{Backend, Settings};
@@ -21,7 +21,7 @@ use crate::pipeline::route::{AUTO, FixedNames, absolute};
 use crate::pipeline::{ParserHandle, Parsers, Pipeline, Router};
 use crate::plugin::PluginEngine;
 use crate::plugin::catalog::{Accept, Catalog, follow_dir};
-use crate::store::{FileKey, MemoryStore, PostgresStore, SledStore, SqliteStore, Store};
+use crate::store::{FileKey, MemoryStore, PluginState, PostgresStore, SledStore, SqliteStore, Store};
 
 /// Compiles (or loads from the compile cache) the built-in plugins and those
 /// in `plugins.dir`, in parallel and off the async threads (Cranelift takes
@@ -89,6 +89,13 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     let mut plugin_dir = tokio::spawn(follow_dir(
         parsers.catalog().clone(),
         accept,
+        settings.poll_interval(),
+        shutdown.clone(),
+    ));
+
+    tokio::spawn(record_plugins(
+        parsers.catalog().clone(),
+        store.clone(),
         settings.poll_interval(),
         shutdown.clone(),
     ));
@@ -225,6 +232,42 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     }
     info!("Stopped.");
     Ok(())
+}
+
+/// Keeps the store's record of the plugins this node runs (the SQL
+/// backends' `plugins` table) in line with the catalog, checked every
+/// `interval`, until cancelled.
+async fn record_plugins(catalog: Arc<Catalog>, store: Arc<dyn Store>, interval: Duration, cancel: CancellationToken) {
+    let mut recorded = None;
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let mut now: Vec<PluginState> = catalog
+            .plugins()
+            .values()
+            .map(|plugin| PluginState {
+                name: plugin.name().to_owned(),
+                version: plugin.version().to_owned(),
+                sha256: plugin.sha256().to_owned(),
+                source: plugin.source().kind(),
+                loaded_at_ms: plugin.loaded_at_ms(),
+            })
+            .collect();
+        now.sort_by(|a, b| a.name.cmp(&b.name));
+        if recorded.as_ref() == Some(&now) {
+            continue;
+        }
+        let (writer, plugins) = (store.clone(), now.clone());
+        match tokio::task::spawn_blocking(move || writer.record_plugins(&plugins)).await {
+            Ok(Ok(())) => recorded = Some(now),
+            // Tried again on the next tick; commits say the store is away.
+            Ok(Err(error)) => debug!(%error, "Recording the plugins failed."),
+            Err(_) => return,
+        }
+    }
 }
 
 /// Opens the store `storage` names.

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{ApiError, AppState};
 use crate::plugin::catalog::ChangeError;
-use crate::plugin::{CompiledPlugin, PluginCounters, PluginSource};
+use crate::plugin::{CompiledPlugin, PluginCounters};
 
 fn counters(counters: &PluginCounters) -> CountersDoc {
     let read = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
@@ -58,17 +58,12 @@ pub struct CountersDoc {
 }
 
 fn plugin_doc(plugin: &CompiledPlugin) -> PluginDoc {
-    let (source, path) = match plugin.source() {
-        PluginSource::Builtin => ("built-in", None),
-        PluginSource::File(path) => ("file", Some(path.display().to_string())),
-        PluginSource::Upload(path) => ("upload", Some(path.display().to_string())),
-    };
     PluginDoc {
         name: plugin.name().to_owned(),
         version: plugin.version().to_owned(),
         sha256: plugin.sha256().to_owned(),
-        source,
-        path,
+        source: plugin.source().kind(),
+        path: plugin.source().path().map(|path| path.display().to_string()),
         loaded_at: crate::time::rfc3339_millis(plugin.loaded_at_ms()),
         degraded: plugin.counters().degraded(),
         counters: counters(plugin.counters()),

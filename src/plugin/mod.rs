@@ -470,6 +470,25 @@ pub enum PluginSource {
     Upload(std::path::PathBuf),
 }
 
+impl PluginSource {
+    /// `built-in`, `file` or `upload`, as `/plugins` and the store say.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginSource::Builtin => "built-in",
+            PluginSource::File(_) => "file",
+            PluginSource::Upload(_) => "upload",
+        }
+    }
+
+    /// The file, for a plugin from the plugin directory.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            PluginSource::Builtin => None,
+            PluginSource::File(path) | PluginSource::Upload(path) => Some(path),
+        }
+    }
+}
+
 /// Runs `f`, which runs plugin code, on a thread of its own: never on an
 /// async runtime's thread (WASI's host functions start a runtime of their
 /// own, which panics there), and a panic in host code becomes an error

@@ -287,6 +287,21 @@ pub struct MinuteCounts {
     pub counts: LevelCounts,
 }
 
+/// A plugin a node runs, as the SQL backends' `plugins` table shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginState {
+    /// The plugin's name (what routes name).
+    pub name: String,
+    /// As the plugin describes itself.
+    pub version: String,
+    /// SHA-256 of the component's bytes, hex.
+    pub sha256: String,
+    /// `built-in`, `file` or `upload`.
+    pub source: &'static str,
+    /// When it was loaded, epoch ms.
+    pub loaded_at_ms: i64,
+}
+
 /// Where the aggregator commits and the API reads: counters and
 /// checkpoints. Every backend keeps the same promise: a commit is applied
 /// whole or not at all, durably, and once.
@@ -309,6 +324,13 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the store answers (a database server may be away while
     /// nothing is committed).
     fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Records the plugins this node runs now, for users of the database
+    /// (nothing reads them back).
+    fn record_plugins(&self, plugins: &[PluginState]) -> Result<(), StoreError> {
+        let _ = plugins;
         Ok(())
     }
 

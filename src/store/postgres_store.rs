@@ -13,15 +13,18 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Row};
 
 use super::sql::{counted_levels, fold_components, fold_minutes};
-use super::{Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, Store, StoreError};
+use super::{
+    Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, PluginState, Store, StoreError,
+};
 
 /// The schema version this build writes; `logproc_schema` holds the
 /// database's.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Migrations, one per version: index 0 makes version 1. Names sort bytewise
 /// (`COLLATE "C"`), as the API orders them.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE counts (
     service   text COLLATE \"C\" NOT NULL,
     component text COLLATE \"C\" NOT NULL,
@@ -60,7 +63,19 @@ CREATE TABLE checkpoints (
     untimed     bigint NOT NULL,
     PRIMARY KEY (node, source)
 );
-"];
+",
+    "
+CREATE TABLE plugins (
+    node      text NOT NULL,
+    name      text NOT NULL,
+    version   text NOT NULL,
+    sha256    text NOT NULL,
+    source    text NOT NULL,
+    loaded_at timestamptz NOT NULL,
+    PRIMARY KEY (node, name)
+);
+",
+];
 
 /// Longest one store call may wait for the database; then the connection
 /// counts as lost (a commit's outcome is then learnt from its number).
@@ -534,6 +549,27 @@ impl Store for PostgresStore {
         }
         let rows = CommitRows::of(commit);
         self.run(|db| async move { db.commit(rows).await })
+    }
+
+    fn record_plugins(&self, plugins: &[PluginState]) -> Result<(), StoreError> {
+        let names: Vec<String> = plugins.iter().map(|plugin| plugin.name.clone()).collect();
+        let versions: Vec<String> = plugins.iter().map(|plugin| plugin.version.clone()).collect();
+        let digests: Vec<String> = plugins.iter().map(|plugin| plugin.sha256.clone()).collect();
+        let sources: Vec<&str> = plugins.iter().map(|plugin| plugin.source).collect();
+        let loaded: Vec<i64> = plugins.iter().map(|plugin| plugin.loaded_at_ms).collect();
+        self.read(move |db, mut client| async move {
+            let tx = client.transaction().await?;
+            tx.execute("DELETE FROM plugins WHERE node = $1", &[&db.node]).await?;
+            tx.execute(
+                "INSERT INTO plugins (node, name, version, sha256, source, loaded_at)
+                 SELECT $1, name, version, sha256, source, to_timestamp(ms / 1000.0)
+                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+                     AS t(name, version, sha256, source, ms)",
+                &[&db.node, &names, &versions, &digests, &sources, &loaded],
+            )
+            .await?;
+            tx.commit().await
+        })
     }
 
     fn last_commit_seq(&self) -> Result<u64, StoreError> {

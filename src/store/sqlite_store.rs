@@ -8,14 +8,17 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql::{counted_levels, fold_components, fold_minutes};
-use super::{Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, Store, StoreError};
+use super::{
+    Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, PluginState, Store, StoreError,
+};
 
 /// The schema version this build writes; `logproc_schema` holds the one a
 /// file has.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migrations, one per version: index 0 makes version 1.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE counts (
     service   TEXT NOT NULL,
     component TEXT NOT NULL,
@@ -53,7 +56,19 @@ CREATE TABLE checkpoints (
     untimed     INTEGER NOT NULL,
     PRIMARY KEY (node, source)
 ) WITHOUT ROWID;
-"];
+",
+    "
+CREATE TABLE plugins (
+    node      TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    version   TEXT NOT NULL,
+    sha256    TEXT NOT NULL,
+    source    TEXT NOT NULL,
+    loaded_at INTEGER NOT NULL,
+    PRIMARY KEY (node, name)
+) WITHOUT ROWID;
+",
+];
 
 /// Counters and checkpoints in a SQLite file.
 pub struct SqliteStore {
@@ -241,6 +256,32 @@ impl Store for SqliteStore {
                 "UPDATE nodes SET commit_seq = ?2, committed_at = unixepoch() WHERE node = ?1",
                 params![self.node, commit.seq as i64],
             )?;
+            tx.commit()
+        })();
+        written.map_err(|error| self.error(error))
+    }
+
+    fn record_plugins(&self, plugins: &[PluginState]) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let written = (|| -> rusqlite::Result<()> {
+            let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM plugins WHERE node = ?1", params![self.node])?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO plugins (node, name, version, sha256, source, loaded_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for plugin in plugins {
+                    insert.execute(params![
+                        self.node,
+                        plugin.name,
+                        plugin.version,
+                        plugin.sha256,
+                        plugin.source,
+                        plugin.loaded_at_ms.div_euclid(1000)
+                    ])?;
+                }
+            }
             tx.commit()
         })();
         written.map_err(|error| self.error(error))

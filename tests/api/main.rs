@@ -20,6 +20,7 @@ mod postgres;
 mod process;
 mod sandbox;
 mod service;
+mod sql_queries;
 mod stats_api;
 mod truth;
 mod wat_plugin;

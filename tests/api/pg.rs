@@ -16,7 +16,7 @@ use crate::helpers::PATIENCE;
 const PASSWORD: &str = "test pw";
 
 /// Set (by `.ci/run`) to make a missing PostgreSQL a failure, not a skip.
-const REQUIRED: &str = "LOGPROC_TEST_REQUIRE_POSTGRES";
+const REQUIRED: &str = "REQUIRE_POSTGRES_TESTS";
 
 /// A running server, stopped when dropped.
 pub struct Postgres {
