@@ -270,6 +270,47 @@ async fn record_plugins(catalog: Arc<Catalog>, store: Arc<dyn Store>, interval: 
     }
 }
 
+/// The settings of the store `location` names: `sled:DIR`, `sqlite:FILE`
+/// or a PostgreSQL URL; `storage` gives the rest.
+pub fn location_settings(
+    location: &str,
+    storage: &crate::config::StorageSettings,
+) -> anyhow::Result<crate::config::StorageSettings> {
+    let mut storage = storage.clone();
+    if let Some(dir) = location.strip_prefix("sled:") {
+        (storage.backend, storage.data_dir) = (Backend::Sled, dir.into());
+    } else if let Some(file) = location.strip_prefix("sqlite:") {
+        (storage.backend, storage.path) = (Backend::Sqlite, file.into());
+    } else if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        (storage.backend, storage.url) = (Backend::Postgres, location.to_owned());
+    } else {
+        anyhow::bail!(
+            "`{}` names no store: give sled:DIR, sqlite:FILE or postgres://user:password@host:port/database",
+            crate::store::redact_url(location)
+        );
+    }
+    Ok(storage)
+}
+
+/// Opens the store `storage` names as node `node`; a file store that is
+/// not there is made only if `create`.
+pub fn open_existing_store(
+    storage: &crate::config::StorageSettings,
+    node: &str,
+    create: bool,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let path = match storage.backend {
+        Backend::Sled => Some(storage.data_dir.clone()),
+        Backend::Sqlite => Some(storage.sqlite_path()),
+        Backend::Postgres => None,
+    };
+    // Opening would make an empty store where there is none.
+    if let Some(path) = path.filter(|path| !create && !path.exists()) {
+        anyhow::bail!("there is no store at {}", path.display());
+    }
+    Ok(open_store(storage, node)?)
+}
+
 /// Opens the store `storage` names.
 fn open_store(
     storage: &crate::config::StorageSettings,

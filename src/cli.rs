@@ -29,6 +29,34 @@ pub enum Command {
     /// Work with parser plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Work with stores (where the counts live).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy the counts and file checkpoints of one store into another, in one
+    /// commit: a node moves to another backend (sled to PostgreSQL, say)
+    /// without reading any file again. Stop the service on both first.
+    Copy(StoreCopyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreCopyArgs {
+    /// The store to copy: sled:DIR, sqlite:FILE or postgres://user:password@host:port/database.
+    #[arg(long, value_name = "STORE")]
+    pub from: String,
+    /// The store to copy into, named the same way; it must hold no commits of this node.
+    #[arg(long, value_name = "STORE")]
+    pub to: String,
+    /// The node whose checkpoints are read and written in PostgreSQL (default: node.id of
+    /// --config, else the host name).
+    #[arg(long)]
+    pub node: Option<String>,
+    /// A config file (for node.id, and sled's storage settings).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use logproc::app;
-use logproc::cli::{Cli, Command, Format, PluginCommand};
+use logproc::cli::{Cli, Command, Format, PluginCommand, StoreCommand};
 use logproc::config::{Overrides, Settings};
 
 fn main() -> ExitCode {
@@ -95,6 +95,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bytes as f64 / 1e6,
                 bytes as f64 / 1e6 / seconds.max(1e-9),
                 options.out.display()
+            );
+            Ok(())
+        }
+        Command::Store(StoreCommand::Copy(args)) => {
+            init_logging("warn");
+            let settings = Settings::load(args.config.as_deref(), &Overrides::default())?;
+            let node = args.node.unwrap_or_else(|| settings.node.id());
+            // Both named right before either is opened (which may create it).
+            let from = app::location_settings(&args.from, &settings.storage)?;
+            let to = app::location_settings(&args.to, &settings.storage)?;
+            let from = app::open_existing_store(&from, &node, false)?;
+            let to = app::open_existing_store(&to, &node, true)?;
+            let copied =
+                tokio::task::spawn_blocking(move || logproc::store::copy::copy(from.as_ref(), to.as_ref())).await??;
+            eprintln!(
+                "Copied {} parsed and {} invalid lines ({} service/component counters, {} minutes, {} file checkpoints) from {} to {}.",
+                copied.lines,
+                copied.invalid,
+                copied.components,
+                copied.minutes,
+                copied.files,
+                logproc::store::redact_url(&args.from),
+                logproc::store::redact_url(&args.to),
             );
             Ok(())
         }

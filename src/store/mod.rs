@@ -5,6 +5,7 @@
 //! which keeps nothing.
 #![deny(missing_docs)]
 
+pub mod copy;
 pub mod keys;
 mod kv;
 mod memory;

@@ -22,5 +22,6 @@ mod sandbox;
 mod service;
 mod sql_queries;
 mod stats_api;
+mod store_copy;
 mod truth;
 mod wat_plugin;
