@@ -8,11 +8,13 @@ RSS is the process's own (wait4). The median of RUNS runs is reported,
 after one untimed warm-up run per tool (page cache, compiled plugins).
 """
 
+import glob
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -139,16 +141,66 @@ def count_lines(path):
     return _line_counts[path]
 
 
-def serve_once(input_path, expected_lines):
-    """Starts `logproc serve` on an empty store, drops `input_path` into its
-    watch directory (a hard link: the whole file appears at once), and times
-    until GET /stats counts every line. Returns (seconds, peak RSS bytes)."""
+class Postgres:
+    """A throwaway PostgreSQL server in WORK (durable: fsync on, as a user
+    would run it), as the `postgres` user when run as root. None of its
+    data outlives the benchmark."""
+
+    def __init__(self):
+        versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        self.bin = os.path.dirname(versions[-1]) if versions else os.path.dirname(shutil.which("initdb") or "")
+        if not self.bin:
+            sys.exit("bench: PostgreSQL's server binaries are needed (apt-get install postgresql)")
+        self.user = "postgres" if os.geteuid() == 0 else None
+        self.root = tempfile.mkdtemp(dir="/tmp", prefix="logproc-bench-pg-")
+        if self.user:
+            shutil.chown(self.root, self.user, self.user)
+        data = os.path.join(self.root, "data")
+        subprocess.run([os.path.join(self.bin, "initdb"), "-D", data, "-U", "logproc", "--auth=trust",
+                        "--no-sync"], check=True, stdout=subprocess.DEVNULL, user=self.user, cwd="/tmp")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.server = subprocess.Popen(
+            [os.path.join(self.bin, "postgres"), "-D", data, "-p", str(self.port), "-k", self.root,
+             "-c", "listen_addresses=127.0.0.1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, user=self.user, cwd="/tmp")
+        while subprocess.run([os.path.join(self.bin, "pg_isready"), "-q", "-h", "127.0.0.1", "-p",
+                              str(self.port)]).returncode != 0:
+            time.sleep(0.1)
+        self.databases = 0
+
+    def fresh_database(self):
+        """The URL of a new, empty database."""
+        self.databases += 1
+        name = f"bench{self.databases}"
+        subprocess.run([os.path.join(self.bin, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", "logproc", "-d", "postgres", "-c", f"CREATE DATABASE {name}"], check=True)
+        return f"postgres://logproc@127.0.0.1:{self.port}/{name}"
+
+    def stop(self):
+        self.server.send_signal(signal.SIGINT)
+        self.server.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+POSTGRES = None
+
+
+def serve_once(input_path, expected_lines, backend="sled"):
+    """Starts `logproc serve` on an empty store of `backend`, drops
+    `input_path` into its watch directory (a hard link: the whole file
+    appears at once), and times until GET /stats counts every line. Returns
+    (seconds, peak RSS bytes)."""
     root = tempfile.mkdtemp(dir=WORK)
     watch = os.path.join(root, "logs")
     os.mkdir(watch)
     command = [LOGPROC, "serve", "--listen", "127.0.0.1:0", "--data-dir", os.path.join(root, "data"),
                "--watch-dir", watch]
-    env = dict(os.environ, RUST_LOG="info", LOGPROC_PLUGINS__DIR=os.path.join(root, "plugins"))
+    env = dict(os.environ, RUST_LOG="info", LOGPROC_PLUGINS__DIR=os.path.join(root, "plugins"),
+               LOGPROC_STORAGE__BACKEND=backend)
+    if backend == "postgres":
+        env["LOGPROC_STORAGE__URL"] = POSTGRES.fresh_database()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
     try:
         address = None
@@ -182,16 +234,16 @@ def serve_once(input_path, expected_lines):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def measure_serve(input_path, expected):
+def measure_serve(input_path, expected, backend="sled"):
     lines = count_lines(input_path)
-    serve_once(input_path, lines)
+    serve_once(input_path, lines, backend)
     results = []
     for _ in range(RUNS):
-        seconds, peak, stats = serve_once(input_path, lines)
+        seconds, peak, stats = serve_once(input_path, lines, backend)
         if logproc_counts(stats) != expected:
-            sys.exit(f"serve counted {input_path} differently from process")
+            sys.exit(f"serve on {backend} counted {input_path} differently from process")
         results.append((seconds, peak))
-    return summary("logproc serve (sled, durable)", input_path, results)
+    return summary(f"logproc serve ({backend}, durable)", input_path, results)
 
 
 def check_truth(input_path, expected):
@@ -218,6 +270,7 @@ def main():
                         lambda out: logproc_counts(json.loads(out)), expected)]
         rows[0]["cold_start_seconds"] = cold
         rows.append(measure_serve(input_path, expected))
+        serve_rows = [measure_serve(input_path, expected, backend) for backend in ("sqlite", "postgres")]
         if parser == "json":
             rows.append(measure("duckdb", input_path, [PYTHON, "-c", DUCKDB_JSON, input_path],
                                 lambda out: rows_counts(json.loads(out)), expected))
@@ -229,7 +282,9 @@ def main():
         ours = rows[0]["lines_per_s"]
         for row in rows[2:]:
             row["logproc_ratio"] = ours / row["lines_per_s"]
-        rows[1]["of_process"] = rows[1]["lines_per_s"] / ours
+        for row in [rows[1]] + serve_rows:
+            row["of_process"] = row["lines_per_s"] / ours
+        rows[2:2] = serve_rows
         table.extend(rows)
         print_rows(rows)
     for input_path in DETECTED_INPUTS:
@@ -247,17 +302,25 @@ def main():
     print()
     for input_path in (JSON_INPUT, TEXT_INPUT):
         rows = [row for row in table if row["input"] == os.path.basename(input_path)]
-        peers = ", ".join(f"{row['logproc_ratio']:.2f}x {row['tool']}" for row in rows[2:])
-        print(f"{rows[0]['input']}: logproc process = {peers}; serve = {rows[1]['of_process']:.2f}x process; "
+        peers = ", ".join(f"{row['logproc_ratio']:.2f}x {row['tool']}" for row in rows if "logproc_ratio" in row)
+        serves = ", ".join(f"{row['tool'].split('(')[1].split(',')[0]} {row['of_process']:.2f}x"
+                           for row in rows if "of_process" in row)
+        print(f"{rows[0]['input']}: logproc process = {peers}; serve = {serves} process; "
               f"logproc cold start (plugins compiled) {rows[0]['cold_start_seconds']:.2f} s")
 
 
 def print_rows(rows):
     for row in rows:
         ratio = f"{row['logproc_ratio']:.2f}x" if "logproc_ratio" in row else "-"
+        if "of_process" in row:
+            ratio = f"({row['of_process']:.2f}x of process)"
         print(f"| {row['input']} | {row['tool']} | {row['seconds']:.3f} | {row['lines_per_s'] / 1e6:.2f} M | "
               f"{row['mb_per_s']:.0f} | {row['peak_rss_mb']:.0f} | {ratio} | {row['runs']} |", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    POSTGRES = Postgres()
+    try:
+        main()
+    finally:
+        POSTGRES.stop()

@@ -6,7 +6,8 @@
 #   BENCH_LINES=10000000 bench/run.sh # larger inputs
 #   BENCH_RUNS=5 bench/run.sh         # more runs (the median is reported)
 #
-# Needs python3 (with venv) and jq; DuckDB is installed from PyPI into
+# Needs python3 (with venv), jq and PostgreSQL's server binaries (for the
+# `serve` row on postgres, a throwaway server); DuckDB is installed from PyPI into
 # target/bench/venv on the first run. Inputs and results stay in target/bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."

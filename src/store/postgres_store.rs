@@ -77,9 +77,12 @@ CREATE TABLE plugins (
 ",
 ];
 
-/// Longest one store call may wait for the database; then the connection
-/// counts as lost (a commit's outcome is then learnt from its number).
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest one store call may wait for the database.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a commit's transaction may wait for the database; then its
+/// connection counts as lost (the outcome is learnt from the commit number
+/// on the next one).
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long opening waits for the node's lock: a process of this node
@@ -184,7 +187,7 @@ impl PostgresStore {
         runtime.spawn(async move {
             let result = tokio::time::timeout(ANSWER_TIMEOUT, work)
                 .await
-                .unwrap_or_else(|_| Err(unreachable(&shown, "no answer within 20 s")));
+                .unwrap_or_else(|_| Err(unreachable(&shown, format!("no answer within {ANSWER_TIMEOUT:?}"))));
             let _ = answer.send(result);
         });
         answered
@@ -325,7 +328,15 @@ impl Database {
         let mut tries = 0;
         loop {
             tries += 1;
-            match self.apply(client, &rows).await {
+            let applied = tokio::time::timeout(COMMIT_TIMEOUT, self.apply(client, &rows))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failed::Store(unreachable(
+                        &self.shown,
+                        format!("no answer to a commit within {COMMIT_TIMEOUT:?}"),
+                    )))
+                });
+            match applied {
                 Err(Failed::Database(error)) if tries < CONFLICT_TRIES && is_conflict(&error) => continue,
                 Ok(()) => return Ok(()),
                 Err(failed) => {

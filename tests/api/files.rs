@@ -1,6 +1,6 @@
 //! Files in the watch directory, counted exactly once.
 
-use crate::helpers::{App, Dirs, append};
+use crate::helpers::{App, Dirs, append, on_every_backend};
 use crate::truth::{Truth, json_lines, text_lines};
 
 #[test]
@@ -98,9 +98,9 @@ fn partial_last_line_waits_for_its_newline() {
     assert_eq!(stats["services"]["orders"]["lines"], 2);
 }
 
-#[test]
-fn restart_after_sigterm_mid_file_counts_every_line_once() {
-    let dirs = Dirs::new();
+on_every_backend!(restart_after_sigterm_mid_file_counts_every_line_once => restart_after_sigterm_mid_file_counts_every_line_once);
+
+fn restart_after_sigterm_mid_file_counts_every_line_once(dirs: Dirs) {
     let mut truth = Truth::for_files("big");
     let file = dirs.watched("big.jsonl");
     std::fs::write(&file, json_lines(400_000, 6, &mut truth)).unwrap();

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::helpers::{App, Dirs, append, logproc, wait_for};
+use crate::helpers::{App, Dirs, append, logproc, on_every_backend, wait_for};
 
 /// Epoch milliseconds of a UTC date and time, counted day by day (a second
 /// implementation, not the SDK's).
@@ -707,9 +707,9 @@ fn real_formats_count_exactly_with_no_configuration() {
     assert_eq!(found, expected);
 }
 
-#[test]
-fn the_service_reports_each_files_format_and_keeps_it_across_a_restart() {
-    let dirs = Dirs::new();
+on_every_backend!(the_service_reports_each_files_format_and_keeps_it_across_a_restart => the_service_reports_each_files_format_and_keeps_it_across_a_restart);
+
+fn the_service_reports_each_files_format_and_keeps_it_across_a_restart(dirs: Dirs) {
     let mut paths = Vec::new();
     for (name, lines) in samples() {
         let path = dirs.watched(name);

@@ -3,12 +3,12 @@
 use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{App, Dirs, wait_for};
+use crate::helpers::{App, Dirs, on_every_backend, wait_for};
 use crate::truth::{Truth, json_lines, text_lines};
 
-#[test]
-fn ingested_lines_are_counted_exactly_and_survive_a_crash() {
-    let dirs = Dirs::new();
+on_every_backend!(ingested_lines_are_counted_exactly_and_survive_a_crash => ingested_lines_are_counted_exactly_and_survive_a_crash);
+
+fn ingested_lines_are_counted_exactly_and_survive_a_crash(dirs: Dirs) {
     let app = App::spawn(&dirs, &[]);
     let mut truth = Truth::default();
     let json = json_lines(3_000, 30, &mut truth);

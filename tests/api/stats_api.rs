@@ -1,6 +1,6 @@
 //! The statistics API over a real socket.
 
-use crate::helpers::{App, Dirs, peak_resident_kb};
+use crate::helpers::{App, Dirs, on_every_backend, peak_resident_kb};
 use crate::truth::{Truth, json_lines};
 
 #[test]
@@ -116,9 +116,9 @@ fn line(service: &str, component: &str, level: &str) -> String {
     )
 }
 
-#[test]
-fn names_past_the_caps_count_under_other_across_restarts() {
-    let dirs = Dirs::new();
+on_every_backend!(names_past_the_caps_count_under_other_across_restarts => names_past_the_caps_count_under_other_across_restarts);
+
+fn names_past_the_caps_count_under_other_across_restarts(dirs: Dirs) {
     let config = dirs.root.path().join("caps.yaml");
     std::fs::write(
         &config,
