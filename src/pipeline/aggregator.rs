@@ -11,7 +11,7 @@ use super::Done;
 use super::batch::{Ack, Counted, Progress, SourceId};
 use super::names::NameCaps;
 use crate::model::Delta;
-use crate::store::{Checkpoint, Commit, FileCounts, Store};
+use crate::store::{Checkpoint, Commit, FileCounts, Store, StoreError};
 
 /// Finished batches of one source that wait for an earlier one.
 #[derive(Default)]
@@ -133,10 +133,19 @@ const LAST_RETRY: Duration = Duration::from_secs(5);
 /// coming, commits stay one per interval.
 const IDLE_COMMIT: Duration = Duration::from_millis(5);
 
+/// A commit handed to the store, and the requests waiting for it.
+struct Written {
+    commit: Arc<Commit>,
+    acks: Vec<(Ack, Counted)>,
+}
+
 /// Runs until every sender of `done` is gone, then commits what remains.
-/// Commits are numbered on from `last_seq`. While a commit fails, no more
-/// batches are taken (sources wait: reading pauses, the queue fills) and it
-/// is tried again, as it was, until it goes through.
+/// Commits are numbered on from `last_seq`. One commit is in flight at a
+/// time, while the next one's batches are merged: a store that takes a
+/// while to commit (a database server's round trips and fsync) does not
+/// stall the workers. While a commit fails, no more batches are taken
+/// (sources wait: reading pauses, the queue fills) and it is tried again,
+/// as it was, until it goes through.
 pub async fn run_aggregator(
     done: async_channel::Receiver<Done>,
     store: Arc<dyn Store>,
@@ -156,15 +165,18 @@ pub async fn run_aggregator(
     let idle = tokio::time::sleep(IDLE_COMMIT);
     tokio::pin!(idle);
     let mut idle_armed = false;
-    // Set while the last commit failed: when to try it again.
-    let mut retry_in: Option<Duration> = None;
+    let mut in_flight: Option<(Written, tokio::task::JoinHandle<Result<(), StoreError>>)> = None;
+    // A commit came due while another was in flight: it goes once that is in.
+    let mut due_later = false;
+    // Set while a commit fails: it, and when to try it again.
+    let mut failed: Option<(Written, Duration)> = None;
     loop {
-        if let Some(wait) = retry_in {
+        if let Some((written, wait)) = failed.take() {
             tokio::time::sleep(wait).await;
-            match commit(&store, &mut pending, last_seq + 1, &health).await {
-                Ok(wrote) => {
-                    last_seq += u64::from(wrote);
-                    retry_in = None;
+            match write(&store, &written.commit).await {
+                Ok(()) => {
+                    last_seq = written.commit.seq;
+                    release(written, &health);
                     health.set(None);
                     info!("Commits go through again; nothing was lost.");
                 }
@@ -174,7 +186,7 @@ pub async fn run_aggregator(
                         warn!(%error, "Commit failed again; will retry.");
                     }
                     health.set(Some(error));
-                    retry_in = Some((wait * 2).min(LAST_RETRY));
+                    failed = Some((written, (wait * 2).min(LAST_RETRY)));
                 }
             }
             continue;
@@ -194,18 +206,37 @@ pub async fn run_aggregator(
                 idle_armed = false;
                 true
             }
-        };
-        if due {
-            match commit(&store, &mut pending, last_seq + 1, &health).await {
-                Ok(wrote) => last_seq += u64::from(wrote),
-                Err(error) => {
-                    // Kept in `pending`, and tried again as it is.
-                    let error = format!("{error:#}");
-                    error!(%error, "Commit failed: nothing more is read or accepted until it goes through (retrying).");
-                    health.set(Some(error));
-                    retry_in = Some(FIRST_RETRY);
+            joined = async { (&mut in_flight.as_mut().expect("polled only while in flight").1).await },
+                if in_flight.is_some() =>
+            {
+                let (written, _) = in_flight.take().expect("in flight");
+                match joined.map_err(anyhow::Error::from).and_then(|result| Ok(result?)) {
+                    Ok(()) => {
+                        last_seq = written.commit.seq;
+                        release(written, &health);
+                    }
+                    Err(error) => {
+                        // Kept, and tried again as it is.
+                        let error = format!("{error:#}");
+                        error!(%error, "Commit failed: nothing more is read or accepted until it goes through (retrying).");
+                        health.set(Some(error));
+                        failed = Some((written, FIRST_RETRY));
+                    }
                 }
+                std::mem::take(&mut due_later)
             }
+        };
+        if !due || failed.is_some() {
+            continue;
+        }
+        if in_flight.is_some() {
+            due_later = true;
+            continue;
+        }
+        if let Some(written) = take_commit(&mut pending, last_seq + 1) {
+            let (store, commit) = (store.clone(), written.commit.clone());
+            let task = tokio::task::spawn_blocking(move || store.commit(&commit));
+            in_flight = Some((written, task));
         }
     }
     let unordered: usize = order.values().map(|source| source.waiting.len()).sum();
@@ -217,7 +248,27 @@ pub async fn run_aggregator(
             "Batches finished after a missing one were not committed."
         );
     }
-    commit(&store, &mut pending, last_seq + 1, &health).await.map(|_| ())
+    // The last commits, in order: the one in flight (or failed), then the rest.
+    let earlier = match (in_flight, failed) {
+        (Some((written, task)), _) => {
+            task.await??;
+            Some(written)
+        }
+        (None, Some((written, _))) => {
+            write(&store, &written.commit).await?;
+            Some(written)
+        }
+        (None, None) => None,
+    };
+    if let Some(written) = earlier {
+        last_seq = written.commit.seq;
+        release(written, &health);
+    }
+    if let Some(written) = take_commit(&mut pending, last_seq + 1) {
+        write(&store, &written.commit).await?;
+        release(written, &health);
+    }
+    Ok(())
 }
 
 /// Merges `finished` if it is next in its source; otherwise holds it until
@@ -257,32 +308,44 @@ fn accept(
     }
 }
 
-/// Commits `pending` as commit number `seq`.
-/// Returns whether anything was written (a commit number was used).
-/// It is published in `health` before the acks go: a request told its
-/// lines are in sees them in `/stats` (whose cache goes by the number).
-async fn commit(
-    store: &Arc<dyn Store>,
-    pending: &mut Pending,
-    seq: u64,
-    health: &CommitHealth,
-) -> anyhow::Result<bool> {
-    let writes = pending.delta.lines() > 0 || !pending.checkpoints.is_empty();
-    if writes {
-        let commit = Commit::new(seq, &pending.delta, pending.checkpoints.clone());
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.commit(&commit)).await??;
-        health.committed(seq);
-    }
+/// Takes what `pending` holds as commit number `seq`; `None` when it
+/// writes nothing (its requests are answered at once).
+fn take_commit(pending: &mut Pending, seq: u64) -> Option<Written> {
+    let taken = std::mem::take(pending);
     debug!(
-        lines = pending.delta.lines(),
-        sources = pending.checkpoints.len(),
-        "Committed."
+        lines = taken.delta.lines(),
+        sources = taken.checkpoints.len(),
+        "Committing."
     );
-    for (ack, counted) in std::mem::take(&mut pending.acks) {
+    let written = Written {
+        commit: Arc::new(Commit::new(seq, &taken.delta, taken.checkpoints)),
+        acks: taken.acks,
+    };
+    if written.commit.is_empty() {
+        release_acks(written.acks);
+        return None;
+    }
+    Some(written)
+}
+
+/// Applies `commit` off the async threads.
+async fn write(store: &Arc<dyn Store>, commit: &Arc<Commit>) -> anyhow::Result<()> {
+    let (store, commit) = (store.clone(), commit.clone());
+    tokio::task::spawn_blocking(move || store.commit(&commit)).await??;
+    Ok(())
+}
+
+/// A commit went through: its number is published in `health` before the
+/// acks go, so a request told its lines are in sees them in `/stats`
+/// (whose cache goes by the number).
+fn release(written: Written, health: &CommitHealth) {
+    health.committed(written.commit.seq);
+    release_acks(written.acks);
+}
+
+fn release_acks(acks: Vec<(Ack, Counted)>) {
+    for (ack, counted) in acks {
         // The requester may have gone; its lines are committed all the same.
         let _ = ack.send(counted);
     }
-    *pending = Pending::default();
-    Ok(writes)
 }

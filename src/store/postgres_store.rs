@@ -455,6 +455,11 @@ impl Database {
     /// connection.
     fn error(&self, error: tokio_postgres::Error) -> StoreError {
         match error.as_db_error() {
+            // Connection exceptions (08...), and a server shutting down or
+            // starting (57P01-57P03): the database is away, not refusing.
+            Some(db) if db.code().code().starts_with("08") || db.code().code().starts_with("57P0") => {
+                unreachable(&self.shown, db)
+            }
             Some(db) => StoreError::Sql {
                 path: self.shown.clone(),
                 detail: db.to_string(),
