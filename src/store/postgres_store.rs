@@ -12,7 +12,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Row};
 
-use super::sql::{counted_levels, fold_components, fold_minutes};
+use super::sql::{CHECKPOINT_COLUMNS, counted_levels, file_checkpoints, fold_components, fold_minutes};
 use super::{
     Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, PluginState, Store, StoreError,
 };
@@ -690,16 +690,9 @@ impl Store for PostgresStore {
                 .map(|row| Ok((row.try_get::<_, String>(0)?, checkpoint_at(row, 1)?)))
                 .collect::<Result<Vec<_>, tokio_postgres::Error>>()
         })?;
-        rows.into_iter()
-            .map(|(source, checkpoint)| {
-                let file = FileKey::from_source(&source).ok_or_else(|| StoreError::corrupt(source.as_bytes()))?;
-                Ok((file, checkpoint))
-            })
-            .collect()
+        file_checkpoints(rows)
     }
 }
-
-const CHECKPOINT_COLUMNS: &str = "byte_offset, head_len, head_hash, path, first_path, format, parsed, invalid, untimed";
 
 /// The checkpoint in [`CHECKPOINT_COLUMNS`] from column `first` on.
 fn checkpoint_at(row: &Row, first: usize) -> Result<Checkpoint, tokio_postgres::Error> {

@@ -1,7 +1,7 @@
 //! What the SQL backends (SQLite, PostgreSQL) share: counters kept one row
 //! per level, named as in the API, folded back into per-level arrays.
 
-use super::{ComponentCounts, MinuteCounts};
+use super::{Checkpoint, ComponentCounts, FileKey, MinuteCounts, StoreError};
 use crate::model::{Level, LevelCounts};
 
 /// The levels of `counts` above 0, by name, with their counts: the rows
@@ -57,4 +57,18 @@ pub fn fold_minutes(rows: impl IntoIterator<Item = (i64, String, i64)>) -> Vec<M
         }
     }
     out
+}
+
+/// The columns of a checkpoint row, in the order both backends read them.
+pub const CHECKPOINT_COLUMNS: &str =
+    "byte_offset, head_len, head_hash, path, first_path, format, parsed, invalid, untimed";
+
+/// Checkpoint rows by source id, as the files they belong to.
+pub fn file_checkpoints(rows: Vec<(String, Checkpoint)>) -> Result<Vec<(FileKey, Checkpoint)>, StoreError> {
+    rows.into_iter()
+        .map(|(source, checkpoint)| {
+            let file = FileKey::from_source(&source).ok_or_else(|| StoreError::corrupt(source.as_bytes()))?;
+            Ok((file, checkpoint))
+        })
+        .collect()
 }

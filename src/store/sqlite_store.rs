@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sql::{counted_levels, fold_components, fold_minutes};
+use super::sql::{CHECKPOINT_COLUMNS, counted_levels, file_checkpoints, fold_components, fold_minutes};
 use super::{
     Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, PluginState, Store, StoreError,
 };
@@ -358,16 +358,9 @@ impl Store for SqliteStore {
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
-        rows.into_iter()
-            .map(|(source, checkpoint)| {
-                let file = FileKey::from_source(&source).ok_or_else(|| StoreError::corrupt(source.as_bytes()))?;
-                Ok((file, checkpoint))
-            })
-            .collect()
+        file_checkpoints(rows)
     }
 }
-
-const CHECKPOINT_COLUMNS: &str = "byte_offset, head_len, head_hash, path, first_path, format, parsed, invalid, untimed";
 
 /// The checkpoint in [`CHECKPOINT_COLUMNS`] from column `first` on.
 fn checkpoint_at(row: &rusqlite::Row, first: usize) -> rusqlite::Result<Checkpoint> {
