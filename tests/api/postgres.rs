@@ -25,46 +25,49 @@ fn node(dirs: &Dirs, node: &str, url: &str, extra: &[&str]) -> Command {
 }
 
 #[test]
-fn two_nodes_count_into_one_database_exactly_across_sigkills() {
+fn three_nodes_count_into_one_database_exactly_across_sigkills() {
     let Some(first) = Dirs::on_postgres() else { return };
-    let second = Dirs::on("postgres");
     let url = first.postgres.as_ref().unwrap().url();
-    // Each node reads its own directory; both have a file that rotates.
+    let mut nodes = vec![first];
+    nodes.extend((1..3).map(|_| Dirs::on("postgres")));
+    let ids = ["a", "b", "c"];
+    // Each node reads its own directory; two have a file that rotates.
     let files = vec![
-        first.watched("a.jsonl"),
-        second.watched("b.log"),
-        first.watched("c.jsonl"),
+        nodes[0].watched("a.jsonl"),
+        nodes[1].watched("b.log"),
+        nodes[2].watched("c.jsonl"),
+        nodes[0].watched("c.jsonl"),
     ];
     let stop = Arc::new(AtomicBool::new(false));
-    let (config_a, config_b) = (crash_config(&first), crash_config(&second));
+    let configs: Vec<String> = nodes.iter().map(crash_config).collect();
+    let start = |i: usize| App::start(node(&nodes[i], ids[i], &url, &["--config", &configs[i]]));
     let writer = spawn_writer(files, 2, stop.clone());
     let mut rng = Rng::new(9);
     for _ in 0..kills() / 2 {
-        let a = App::start(node(&first, "a", &url, &["--config", &config_a]));
-        let b = App::start(node(&second, "b", &url, &["--config", &config_b]));
-        // Random moments in both lives: the crashes are the point.
-        std::thread::sleep(Duration::from_millis(50 + rng.below(400) as u64));
-        assert!(!a.kill().success());
-        std::thread::sleep(Duration::from_millis(rng.below(200) as u64));
-        assert!(!b.kill().success());
+        let apps: Vec<App> = (0..nodes.len()).map(start).collect();
+        // Random moments in every life: the crashes are the point.
+        for app in apps {
+            std::thread::sleep(Duration::from_millis(30 + rng.below(300) as u64));
+            assert!(!app.kill().success());
+        }
     }
     stop.store(true, Ordering::Relaxed);
     let truth = writer.join().unwrap();
 
-    let a = App::start(node(&first, "a", &url, &["--config", &config_a]));
-    let b = App::start(node(&second, "b", &url, &["--config", &config_b]));
-    for (app, dirs) in [(&a, &first), (&b, &second)] {
+    let apps: Vec<App> = (0..nodes.len()).map(start).collect();
+    for (app, dirs) in apps.iter().zip(&nodes) {
         for entry in std::fs::read_dir(dirs.watch()).unwrap() {
             app.wait_until_read(&entry.unwrap().path());
         }
     }
-    // Counters are shared: each node shows the sum of both.
-    assert_eq!(a.stats(), truth.stats());
-    assert_eq!(b.stats(), truth.stats());
+    // Counters are shared: each node shows the sum of all.
+    for app in &apps {
+        assert_eq!(app.stats(), truth.stats());
+    }
     // Checkpoints are per node.
-    let postgres = first.postgres.as_ref().unwrap();
-    let nodes = postgres.psql("SELECT DISTINCT node FROM checkpoints ORDER BY node");
-    assert_eq!(nodes, "a\nb\n");
+    let postgres = nodes[0].postgres.as_ref().unwrap();
+    let with_checkpoints = postgres.psql("SELECT DISTINCT node FROM checkpoints ORDER BY node");
+    assert_eq!(with_checkpoints, "a\nb\nc\n");
 }
 
 #[test]
