@@ -450,6 +450,49 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_1_file_is_migrated_and_keeps_its_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let store = SqliteStore::open(&path, "n1").unwrap();
+        let mut commit = Commit {
+            seq: 1,
+            ..Commit::default()
+        };
+        commit
+            .components
+            .insert(("api".into(), "db".into()), [0, 0, 3, 0, 0, 0, 0]);
+        store.commit(&commit).unwrap();
+        drop(store);
+        // What a build of schema 1 left.
+        let db = Connection::open(&path).unwrap();
+        db.execute_batch("DROP TABLE plugins; UPDATE logproc_schema SET version = 1;")
+            .unwrap();
+        drop(db);
+        let store = SqliteStore::open(&path, "n1").unwrap();
+        assert_eq!(store.components(None).unwrap()[0].counts, [0, 0, 3, 0, 0, 0, 0]);
+        let plugin = PluginState {
+            name: "json".into(),
+            version: "1".into(),
+            sha256: "ab".into(),
+            source: "built-in",
+            loaded_at_ms: 1_000,
+        };
+        store.record_plugins(&[plugin]).unwrap();
+        drop(store);
+        let db = Connection::open(&path).unwrap();
+        let version: i64 = db
+            .query_row("SELECT version FROM logproc_schema", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let loaded: i64 = db
+            .query_row("SELECT loaded_at FROM plugins WHERE name = 'json'", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(loaded, 1);
+    }
+
+    #[test]
     fn a_newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
