@@ -134,6 +134,13 @@ impl PostgresStore {
                 detail: "sslmode=require: this build has no TLS client; connect over a trusted network, a Unix socket or a tunnel, with sslmode=disable or prefer".into(),
             });
         }
+        // As libpq does: a URL without a password takes PGPASSWORD's, so the
+        // secret need not be in the configuration.
+        if config.get_password().is_none()
+            && let Some(password) = std::env::var_os("PGPASSWORD")
+        {
+            config.password(password.as_encoded_bytes());
+        }
         config
             .connect_timeout(CONNECT_TIMEOUT)
             .keepalives_idle(Duration::from_secs(30))

@@ -222,6 +222,17 @@ fn the_database_stopped_under_load_loses_and_doubles_nothing() {
 }
 
 #[test]
+fn the_password_may_come_from_pgpassword() {
+    let Some(dirs) = Dirs::on_postgres() else { return };
+    let postgres = dirs.postgres.as_ref().unwrap();
+    let without = format!("postgres://logproc@127.0.0.1:{}/logproc", postgres.port());
+    let mut command = node(&dirs, "n1", &without, &[]);
+    command.env("PGPASSWORD", "test pw");
+    let app = App::start(command);
+    assert_eq!(app.get("/healthz").0, 200);
+}
+
+#[test]
 fn a_database_with_a_newer_schema_is_refused_with_the_versions() {
     let Some(dirs) = Dirs::on_postgres() else { return };
     let postgres = dirs.postgres.as_ref().unwrap();
