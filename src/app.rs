@@ -198,6 +198,9 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         result = &mut plugin_dir => Some(("plugin directory watcher", result.map_err(anyhow::Error::from).and_then(|r| r))),
         result = &mut server => Some(("server", result.map_err(anyhow::Error::from).and_then(|r| r))),
     };
+    // A task that ended cleanly once the shutdown was on ended because of
+    // it (seen under load: the select saw the task's end first).
+    let asked_to_stop = shutdown.is_cancelled();
     info!("Shutting down.");
     shutdown.cancel();
     let finished = early_exit.as_ref().map(|(task, _)| *task);
@@ -228,7 +231,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     })??;
     if let Some((task, result)) = early_exit {
         result.with_context(|| format!("the {task} stopped"))?;
-        anyhow::bail!("the {task} stopped unexpectedly");
+        anyhow::ensure!(asked_to_stop, "the {task} stopped unexpectedly");
     }
     info!("Stopped.");
     Ok(())
