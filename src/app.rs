@@ -199,7 +199,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         result = &mut server => Some(("server", result.map_err(anyhow::Error::from).and_then(|r| r))),
     };
     // A task that ended cleanly once the shutdown was on ended because of
-    // it (seen under load: the select saw the task's end first).
+    // it: within one poll the select may check the token just before, and
+    // the task's handle just after, another thread cancels it.
     let asked_to_stop = shutdown.is_cancelled();
     info!("Shutting down.");
     shutdown.cancel();
