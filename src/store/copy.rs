@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Commit, FileKey, Store, StoreError};
+use super::{Commit, Store, StoreError};
 
 /// What a copy wrote.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -67,8 +67,8 @@ pub fn copy(from: &dyn Store, to: &dyn Store) -> Result<Copied, CopyError> {
             .components
             .insert((counted.service, counted.component), counted.counts);
     }
-    let files: Vec<(FileKey, _)> = from.file_checkpoints()?;
-    commit.checkpoints = files
+    commit.checkpoints = from
+        .file_checkpoints()?
         .into_iter()
         .map(|(file, checkpoint)| (file.source(), Some(checkpoint)))
         .collect::<BTreeMap<_, _>>();
@@ -82,7 +82,7 @@ pub fn copy(from: &dyn Store, to: &dyn Store) -> Result<Copied, CopyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Checkpoint, FileCounts, Fingerprint, MemoryStore};
+    use crate::store::{Checkpoint, FileCounts, FileKey, Fingerprint, MemoryStore};
 
     #[test]
     fn everything_is_copied_once() {

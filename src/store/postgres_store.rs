@@ -12,7 +12,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Row};
 
-use super::sql::{CHECKPOINT_COLUMNS, counted_levels, file_checkpoints, fold_components, fold_minutes};
+use super::sql::{CHECKPOINT_COLUMNS, counted_levels, file_checkpoints, fold_components, fold_minutes, sql_error};
 use super::{
     Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, PluginState, Store, StoreError,
 };
@@ -471,7 +471,8 @@ impl Database {
                 path: self.shown.clone(),
                 detail: db.to_string(),
             },
-            None => unreachable(&self.shown, error_chain(&error)),
+            // With its causes: "error connecting to server: Connection refused".
+            None => unreachable(&self.shown, format!("{:#}", anyhow::Error::from(error))),
         }
     }
 }
@@ -721,31 +722,11 @@ fn checkpoint_at(row: &Row, first: usize) -> Result<Checkpoint, tokio_postgres::
     })
 }
 
-fn sql_error(database: &str, error: impl ToString) -> StoreError {
-    StoreError::Sql {
-        path: database.to_owned(),
-        detail: error.to_string(),
-    }
-}
-
 fn unreachable(database: &str, detail: impl ToString) -> StoreError {
     StoreError::Unreachable {
         database: database.to_owned(),
         detail: detail.to_string(),
     }
-}
-
-/// An error with its causes ("error connecting to server: Connection
-/// refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Who this process is, for the node's row and for the message a second

@@ -72,3 +72,11 @@ pub fn file_checkpoints(rows: Vec<(String, Checkpoint)>) -> Result<Vec<(FileKey,
         })
         .collect()
 }
+
+/// `error` of the database at `path` (a file, or a URL without its password).
+pub fn sql_error(path: &str, error: impl ToString) -> StoreError {
+    StoreError::Sql {
+        path: path.to_owned(),
+        detail: error.to_string(),
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sql::{CHECKPOINT_COLUMNS, counted_levels, file_checkpoints, fold_components, fold_minutes};
+use super::sql::{CHECKPOINT_COLUMNS, counted_levels, file_checkpoints, fold_components, fold_minutes, sql_error};
 use super::{
     Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, PluginState, Store, StoreError,
 };
@@ -124,14 +124,6 @@ impl SqliteStore {
 
     fn error(&self, error: rusqlite::Error) -> StoreError {
         sql_error(&self.path.display().to_string(), error)
-    }
-}
-
-/// `error` of the database at `path`.
-fn sql_error(path: &str, error: impl ToString) -> StoreError {
-    StoreError::Sql {
-        path: path.to_owned(),
-        detail: error.to_string(),
     }
 }
 

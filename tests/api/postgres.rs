@@ -74,14 +74,14 @@ fn three_nodes_count_into_one_database_exactly_across_sigkills() {
 fn a_second_live_node_with_the_same_id_is_refused() {
     let Some(first) = Dirs::on_postgres() else { return };
     let url = first.postgres.as_ref().unwrap().url();
-    let _running = App::start(node(&first, "twin", &url, &[]));
+    let running = App::start(node(&first, "twin", &url, &[]));
     let second = Dirs::on("postgres");
     let output = node(&second, "twin", &url, &[]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("node id `twin` is in use"), "{stderr}");
     // Named by who holds it; the password is never shown.
-    assert!(stderr.contains(&format!("pid {}", _running.pid())), "{stderr}");
+    assert!(stderr.contains(&format!("pid {}", running.pid())), "{stderr}");
     assert!(!stderr.contains("test pw") && !stderr.contains("test%20pw"), "{stderr}");
 }
 
