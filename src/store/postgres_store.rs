@@ -10,19 +10,23 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, NoTls, Row, Statement};
 
-use super::sql::{CHECKPOINT_COLUMNS, counted_levels, file_checkpoints, fold_components, fold_minutes, sql_error};
+use super::sql::{
+    CHECKPOINT_COLUMNS, MINUTE_LEVEL_COLUMNS, SqlTypes, add_minute_levels, counted_levels, file_checkpoints,
+    fold_components, minute_levels, minutes_migration, sql_error,
+};
 use super::{
     Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, PluginState, Store, StoreError,
 };
 
 /// The schema version this build writes; `logproc_schema` holds the
 /// database's.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
-/// Migrations, one per version: index 0 makes version 1. Names sort bytewise
-/// (`COLLATE "C"`), as the API orders them.
+/// Migrations, one per version: index 0 makes version 1; the last is
+/// [`minutes_migration`]. Names sort bytewise (`COLLATE "C"`), as the API
+/// orders them.
 const MIGRATIONS: &[&str] = &[
     "
 CREATE TABLE counts (
@@ -77,6 +81,13 @@ CREATE TABLE plugins (
 ",
 ];
 
+const TYPES: SqlTypes = SqlTypes {
+    name: "text COLLATE \"C\"",
+    minute: "timestamptz",
+    count: "bigint",
+    table_options: "",
+};
+
 /// Longest one store call may wait for the database.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest a commit's transaction may wait for the database; then its
@@ -114,7 +125,7 @@ struct Database {
     config: tokio_postgres::Config,
     /// The connection commits go through; it holds the node's advisory
     /// lock. `None` after it failed: the next commit opens another.
-    writer: tokio::sync::Mutex<Option<Client>>,
+    writer: tokio::sync::Mutex<Option<Writer>>,
     readers: Pool,
 }
 
@@ -236,7 +247,7 @@ impl Database {
     /// lock and writes this process into the node's row.
     async fn claim(&self) -> Result<(), StoreError> {
         let mut writer = self.writer.lock().await;
-        let client = self.connect_writer().await?;
+        let client = self.connect().await?;
         self.migrate(&client).await?;
         client
             .execute(
@@ -246,12 +257,18 @@ impl Database {
             )
             .await
             .map_err(|error| self.error(error))?;
-        *writer = Some(client);
+        *writer = Some(self.prepare(client).await?);
         Ok(())
     }
 
+    /// The writer on `client`: the commit's statements prepared.
+    async fn prepare(&self, client: Client) -> Result<Writer, StoreError> {
+        let statements = Statements::prepare(&client).await.map_err(|error| self.error(error))?;
+        Ok(Writer { client, statements })
+    }
+
     /// A new connection holding the node's advisory lock.
-    async fn connect_writer(&self) -> Result<Client, StoreError> {
+    async fn connect(&self) -> Result<Client, StoreError> {
         let (client, connection) = self.config.connect(NoTls).await.map_err(|error| self.error(error))?;
         tokio::spawn(async move {
             // Ends when the connection does; the client's calls then fail.
@@ -314,12 +331,16 @@ impl Database {
                 expected: SCHEMA_VERSION.into(),
             });
         }
-        for (version, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|sql| sql.to_string())
+            .chain([minutes_migration(&TYPES)]);
+        for (version, migration) in migrations.enumerate().skip(found as usize) {
             let update = format!(
                 "DELETE FROM logproc_schema; INSERT INTO logproc_schema VALUES ({})",
                 version + 1
             );
-            client.batch_execute(migration).await.map_err(sql)?;
+            client.batch_execute(&migration).await.map_err(sql)?;
             client.batch_execute(&update).await.map_err(sql)?;
         }
         client.batch_execute("COMMIT").await.map_err(sql)
@@ -327,15 +348,16 @@ impl Database {
 
     async fn commit(&self, rows: CommitRows) -> Result<(), StoreError> {
         let mut writer = self.writer.lock().await;
-        if writer.as_ref().is_none_or(Client::is_closed) {
+        if writer.as_ref().is_none_or(|writer| writer.client.is_closed()) {
             *writer = None;
-            *writer = Some(self.connect_writer().await?);
+            let client = self.connect().await?;
+            *writer = Some(self.prepare(client).await?);
         }
-        let client = writer.as_mut().expect("connected above");
+        let connected = writer.as_ref().expect("connected above");
         let mut tries = 0;
         loop {
             tries += 1;
-            let applied = tokio::time::timeout(COMMIT_TIMEOUT, self.apply(client, &rows))
+            let applied = tokio::time::timeout(COMMIT_TIMEOUT, self.apply(connected, &rows))
                 .await
                 .unwrap_or_else(|_| {
                     Err(Failed::Store(unreachable(
@@ -362,20 +384,22 @@ impl Database {
     /// One transaction: the node's row first (locked, so a commit number
     /// is checked and stored by one process at a time), then the counters in
     /// the order every node uses (so two nodes' commits wait for each
-    /// other rather than deadlock), then the checkpoints.
-    async fn apply(&self, client: &mut Client, rows: &CommitRows) -> Result<(), Failed> {
-        let tx = client.transaction().await?;
-        let node = tx
-            .query_opt(
-                "SELECT commit_seq, instance FROM nodes WHERE node = $1 FOR UPDATE",
-                &[&self.node],
-            )
-            .await?;
+    /// other rather than deadlock), then the checkpoints. Two round trips:
+    /// requests issued together are sent together (tokio-postgres
+    /// pipelines them, in the order they are first polled), so the writes
+    /// and the COMMIT go in one; each round trip costs a wake-up of the
+    /// server, which a busy machine may make wait.
+    async fn apply(&self, writer: &Writer, rows: &CommitRows) -> Result<(), Failed> {
+        let (client, statements) = (&writer.client, &writer.statements);
+        let ((), node) = futures_util::try_join!(client.batch_execute("BEGIN"), async {
+            client.query_opt(&statements.node, &[&self.node]).await
+        })?;
         let (stored, instance): (i64, String) = match node {
             Some(row) => (row.try_get(0)?, row.try_get(1)?),
             None => (0, String::new()),
         };
         if instance != self.instance {
+            client.batch_execute("ROLLBACK").await?;
             return Err(Failed::Store(StoreError::NodeInUse {
                 node: self.node.clone(),
                 database: self.shown.clone(),
@@ -387,74 +411,81 @@ impl Database {
         }
         if stored >= rows.seq {
             // Applied already: its outcome was lost on the way back.
+            client.batch_execute("ROLLBACK").await?;
             return Ok(());
         }
-        if !rows.counts.0.is_empty() {
-            tx.execute(
-                "INSERT INTO counts (service, component, level, n)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
-                 ON CONFLICT (service, component, level) DO UPDATE SET n = counts.n + EXCLUDED.n",
-                &[&rows.counts.0, &rows.counts.1, &rows.counts.2, &rows.counts.3],
-            )
-            .await?;
+        type Write<'a> = std::pin::Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
+        let mut writes: Vec<Write> = Vec::new();
+        let counts = &rows.counts;
+        if !counts.0.is_empty() {
+            writes.push(Box::pin(async move {
+                client
+                    .execute(&statements.counts, &[&counts.0, &counts.1, &counts.2, &counts.3])
+                    .await
+            }));
         }
-        if !rows.minutes.0.is_empty() {
-            tx.execute(
-                "INSERT INTO minute_counts (service, minute, level, n)
-                 SELECT s, to_timestamp(m), l, n FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS t(s, m, l, n)
-                 ON CONFLICT (service, minute, level) DO UPDATE SET n = minute_counts.n + EXCLUDED.n",
-                &[&rows.minutes.0, &rows.minutes.1, &rows.minutes.2, &rows.minutes.3],
-            )
-            .await?;
+        let minutes = &rows.minutes;
+        if !minutes.services.is_empty() {
+            let [trace, debug, info, warn, error, fatal, unknown] = &minutes.levels;
+            writes.push(Box::pin(async move {
+                client
+                    .execute(
+                        &statements.minutes,
+                        &[
+                            &minutes.services,
+                            &minutes.starts,
+                            trace,
+                            debug,
+                            info,
+                            warn,
+                            error,
+                            fatal,
+                            unknown,
+                        ],
+                    )
+                    .await
+            }));
         }
         if rows.invalid > 0 {
-            tx.execute(
-                "INSERT INTO totals (name, n) VALUES ('invalid', $1)
-                 ON CONFLICT (name) DO UPDATE SET n = totals.n + EXCLUDED.n",
-                &[&rows.invalid],
-            )
-            .await?;
+            writes.push(Box::pin(async move {
+                client.execute(&statements.invalid, &[&rows.invalid]).await
+            }));
         }
         let set = &rows.checkpoints;
         if !set.sources.is_empty() {
-            tx.execute(
-                "INSERT INTO checkpoints (node, source, byte_offset, head_len, head_hash, path, first_path,
-                     format, parsed, invalid, untimed)
-                 SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bytea[],
-                     $7::bytea[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[])
-                 ON CONFLICT (node, source) DO UPDATE SET byte_offset = EXCLUDED.byte_offset,
-                     head_len = EXCLUDED.head_len, head_hash = EXCLUDED.head_hash, path = EXCLUDED.path,
-                     first_path = EXCLUDED.first_path, format = EXCLUDED.format, parsed = EXCLUDED.parsed,
-                     invalid = EXCLUDED.invalid, untimed = EXCLUDED.untimed",
-                &[
-                    &self.node,
-                    &set.sources,
-                    &set.offsets,
-                    &set.head_lens,
-                    &set.head_hashes,
-                    &set.paths,
-                    &set.first_paths,
-                    &set.formats,
-                    &set.parsed,
-                    &set.invalid,
-                    &set.untimed,
-                ],
-            )
-            .await?;
+            writes.push(Box::pin(async move {
+                client
+                    .execute(
+                        &statements.checkpoints,
+                        &[
+                            &self.node,
+                            &set.sources,
+                            &set.offsets,
+                            &set.head_lens,
+                            &set.head_hashes,
+                            &set.paths,
+                            &set.first_paths,
+                            &set.formats,
+                            &set.parsed,
+                            &set.invalid,
+                            &set.untimed,
+                        ],
+                    )
+                    .await
+            }));
         }
         if !rows.removed.is_empty() {
-            tx.execute(
-                "DELETE FROM checkpoints WHERE node = $1 AND source = ANY($2)",
-                &[&self.node, &rows.removed],
-            )
-            .await?;
+            writes.push(Box::pin(async move {
+                client.execute(&statements.removed, &[&self.node, &rows.removed]).await
+            }));
         }
-        tx.execute(
-            "UPDATE nodes SET commit_seq = $2, committed_at = now() WHERE node = $1",
-            &[&self.node, &rows.seq],
-        )
-        .await?;
-        tx.commit().await?;
+        writes.push(Box::pin(async move {
+            client.execute(&statements.done, &[&self.node, &rows.seq]).await
+        }));
+        // After a failed write the transaction is aborted, and the server
+        // answers this COMMIT by rolling it back: all or nothing still.
+        writes.push(Box::pin(async { client.batch_execute("COMMIT").await.map(|()| 0) }));
+        futures_util::future::try_join_all(writes).await?;
         Ok(())
     }
 
@@ -474,6 +505,71 @@ impl Database {
             // With its causes: "error connecting to server: Connection refused".
             None => unreachable(&self.shown, format!("{:#}", anyhow::Error::from(error))),
         }
+    }
+}
+
+/// The connection commits go through, with the statements of a commit.
+struct Writer {
+    client: Client,
+    statements: Statements,
+}
+
+/// A commit's statements, prepared once per connection (each would cost a
+/// round trip of its own).
+struct Statements {
+    node: Statement,
+    counts: Statement,
+    minutes: Statement,
+    invalid: Statement,
+    checkpoints: Statement,
+    removed: Statement,
+    done: Statement,
+}
+
+impl Statements {
+    async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
+        let minutes = format!(
+            "INSERT INTO minutes (service, minute, {MINUTE_LEVEL_COLUMNS})
+             SELECT s, to_timestamp(m), {MINUTE_LEVEL_COLUMNS} FROM unnest($1::text[], $2::bigint[],
+                 $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+                 AS r(s, m, {MINUTE_LEVEL_COLUMNS})
+             ON CONFLICT (service, minute) DO UPDATE SET {}",
+            add_minute_levels("minutes")
+        );
+        let (node, counts, minutes, invalid, checkpoints, removed, done) = futures_util::try_join!(
+            client.prepare("SELECT commit_seq, instance FROM nodes WHERE node = $1 FOR UPDATE"),
+            client.prepare(
+                "INSERT INTO counts (service, component, level, n)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+                 ON CONFLICT (service, component, level) DO UPDATE SET n = counts.n + EXCLUDED.n"
+            ),
+            client.prepare(&minutes),
+            client.prepare(
+                "INSERT INTO totals (name, n) VALUES ('invalid', $1)
+                 ON CONFLICT (name) DO UPDATE SET n = totals.n + EXCLUDED.n"
+            ),
+            client.prepare(
+                "INSERT INTO checkpoints (node, source, byte_offset, head_len, head_hash, path, first_path,
+                     format, parsed, invalid, untimed)
+                 SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bytea[],
+                     $7::bytea[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[])
+                 ON CONFLICT (node, source) DO UPDATE SET byte_offset = EXCLUDED.byte_offset,
+                     head_len = EXCLUDED.head_len, head_hash = EXCLUDED.head_hash, path = EXCLUDED.path,
+                     first_path = EXCLUDED.first_path, format = EXCLUDED.format, parsed = EXCLUDED.parsed,
+                     invalid = EXCLUDED.invalid, untimed = EXCLUDED.untimed"
+            ),
+            client.prepare("DELETE FROM checkpoints WHERE node = $1 AND source = ANY($2)"),
+            client.prepare("UPDATE nodes SET commit_seq = $2, committed_at = now() WHERE node = $1"),
+        )?;
+        Ok(Statements {
+            node,
+            counts,
+            minutes,
+            invalid,
+            checkpoints,
+            removed,
+            done,
+        })
     }
 }
 
@@ -503,9 +599,18 @@ struct CommitRows {
     seq: i64,
     invalid: i64,
     counts: (Vec<String>, Vec<String>, Vec<&'static str>, Vec<i64>),
-    minutes: (Vec<String>, Vec<i64>, Vec<&'static str>, Vec<i64>),
+    minutes: MinuteColumns,
     checkpoints: CheckpointColumns,
     removed: Vec<String>,
+}
+
+#[derive(Default)]
+struct MinuteColumns {
+    services: Vec<String>,
+    /// Epoch seconds.
+    starts: Vec<i64>,
+    /// Per level, in `Level::ALL`'s order.
+    levels: [Vec<i64>; 7],
 }
 
 #[derive(Default)]
@@ -538,11 +643,11 @@ impl CommitRows {
             }
         }
         for ((service, start_ms), counts) in &commit.minutes {
-            for (level, n) in counted_levels(counts) {
-                rows.minutes.0.push(service.clone());
-                rows.minutes.1.push(start_ms.div_euclid(1000));
-                rows.minutes.2.push(level);
-                rows.minutes.3.push(n);
+            let minutes = &mut rows.minutes;
+            minutes.services.push(service.clone());
+            minutes.starts.push(start_ms.div_euclid(1000));
+            for (column, n) in minutes.levels.iter_mut().zip(counts) {
+                column.push(*n as i64);
             }
         }
         for (source, checkpoint) in &commit.checkpoints {
@@ -653,21 +758,25 @@ impl Store for PostgresStore {
         let count = count.min(i64::MAX as usize) as i64;
         self.read(move |_, client| async move {
             let statement = client
-                .prepare_cached(
-                    "SELECT extract(epoch FROM minute)::bigint, level, n FROM minute_counts
-                     WHERE service = $1 AND minute >= (
-                         SELECT min(minute) FROM (
-                             SELECT DISTINCT minute FROM minute_counts WHERE service = $1
-                             ORDER BY minute DESC LIMIT $2) AS last)
-                     ORDER BY minute",
-                )
+                .prepare_cached(&format!(
+                    "SELECT extract(epoch FROM minute)::bigint, {MINUTE_LEVEL_COLUMNS} FROM (
+                         SELECT * FROM minutes WHERE service = $1 ORDER BY minute DESC LIMIT $2) AS last
+                     ORDER BY minute"
+                ))
                 .await?;
             let rows = client.query(&statement, &[&service, &count]).await?;
-            let rows = rows
-                .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-                .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
-            Ok(fold_minutes(rows))
+            rows.iter()
+                .map(|row| {
+                    let mut levels = [0i64; 7];
+                    for (index, n) in levels.iter_mut().enumerate() {
+                        *n = row.try_get(index + 1)?;
+                    }
+                    Ok(MinuteCounts {
+                        start_ms: row.try_get::<_, i64>(0)? * 1000,
+                        counts: minute_levels(levels),
+                    })
+                })
+                .collect()
         })
     }
 

@@ -1,7 +1,9 @@
-//! What the SQL backends (SQLite, PostgreSQL) share: counters kept one row
-//! per level, named as in the API, folded back into per-level arrays.
+//! What the SQL backends (SQLite, PostgreSQL) share: counters by
+//! component kept one row per level, named as in the API, folded back into
+//! per-level arrays; counts by minute kept one row per minute with a column
+//! per level (a fifth of the rows to write: they are most of a commit).
 
-use super::{Checkpoint, ComponentCounts, FileKey, MinuteCounts, StoreError};
+use super::{Checkpoint, ComponentCounts, FileKey, StoreError};
 use crate::model::{Level, LevelCounts};
 
 /// The levels of `counts` above 0, by name, with their counts: the rows
@@ -40,23 +42,72 @@ pub fn fold_components(rows: impl IntoIterator<Item = (String, String, String, i
     out
 }
 
-/// Rows of `(minute start in epoch seconds, level, n)` ordered by minute,
-/// as per-level counts.
-pub fn fold_minutes(rows: impl IntoIterator<Item = (i64, String, i64)>) -> Vec<MinuteCounts> {
-    let mut out: Vec<MinuteCounts> = Vec::new();
-    for (minute, level, n) in rows {
-        let start_ms = minute * 1000;
-        if out.last().is_none_or(|last| last.start_ms != start_ms) {
-            out.push(MinuteCounts {
-                start_ms,
-                counts: LevelCounts::default(),
-            });
-        }
-        if let (Some(last), Some(index)) = (out.last_mut(), level_index(&level)) {
-            last.counts[index] += n as u64;
-        }
-    }
-    out
+/// The per-level columns of `minutes`, in [`Level::ALL`]'s order.
+pub const MINUTE_LEVEL_COLUMNS: &str = "trace, debug, info, warn, error, fatal, unknown";
+
+/// `column = table.column + EXCLUDED.column` for each level column: the
+/// upsert that adds a commit's minute to the stored one.
+pub fn add_minute_levels(table: &str) -> String {
+    MINUTE_LEVEL_COLUMNS
+        .split(", ")
+        .map(|column| format!("{column} = {table}.{column} + EXCLUDED.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Column types of one backend, for [`minutes_migration`].
+pub struct SqlTypes {
+    pub name: &'static str,
+    pub minute: &'static str,
+    pub count: &'static str,
+    /// After a table's closing parenthesis.
+    pub table_options: &'static str,
+}
+
+/// Schema 3: counts by minute in `minutes`, one row per (service, minute)
+/// with a column per level; schema 2's `minute_counts` rows summed into it,
+/// and the table replaced by a view of its shape (`service, minute, level,
+/// n`, counts above 0), so queries written against it still work.
+pub fn minutes_migration(types: &SqlTypes) -> String {
+    let SqlTypes {
+        name,
+        minute,
+        count,
+        table_options,
+    } = types;
+    let columns: Vec<String> = MINUTE_LEVEL_COLUMNS
+        .split(", ")
+        .map(|column| format!("{column} {count} NOT NULL DEFAULT 0,"))
+        .collect();
+    let sums: Vec<String> = Level::ALL
+        .iter()
+        .map(|level| format!("sum(CASE level WHEN '{}' THEN n ELSE 0 END)", level.name()))
+        .collect();
+    let view: Vec<String> = Level::ALL
+        .iter()
+        .zip(MINUTE_LEVEL_COLUMNS.split(", "))
+        .map(|(level, column)| {
+            format!(
+                "SELECT service, minute, '{}' AS level, {column} AS n FROM minutes WHERE {column} > 0",
+                level.name()
+            )
+        })
+        .collect();
+    format!(
+        "CREATE TABLE minutes (service {name} NOT NULL, minute {minute} NOT NULL, {} PRIMARY KEY (service, minute)){table_options};
+         INSERT INTO minutes (service, minute, {MINUTE_LEVEL_COLUMNS})
+             SELECT service, minute, {} FROM minute_counts GROUP BY service, minute;
+         DROP TABLE minute_counts;
+         CREATE VIEW minute_counts AS {};",
+        columns.join(" "),
+        sums.join(", "),
+        view.join(" UNION ALL ")
+    )
+}
+
+/// A `minutes` row's level columns as per-level counts.
+pub fn minute_levels(columns: [i64; 7]) -> LevelCounts {
+    columns.map(|n| n as u64)
 }
 
 /// The columns of a checkpoint row, in the order both backends read them.
@@ -78,5 +129,16 @@ pub fn sql_error(path: &str, error: impl ToString) -> StoreError {
     StoreError::Sql {
         path: path.to_owned(),
         detail: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minute_columns_are_the_levels_in_order() {
+        let names: Vec<String> = Level::ALL.iter().map(|level| level.name().to_lowercase()).collect();
+        assert_eq!(MINUTE_LEVEL_COLUMNS, names.join(", "));
     }
 }

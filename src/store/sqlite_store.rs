@@ -7,16 +7,20 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sql::{CHECKPOINT_COLUMNS, counted_levels, file_checkpoints, fold_components, fold_minutes, sql_error};
+use super::sql::{
+    CHECKPOINT_COLUMNS, MINUTE_LEVEL_COLUMNS, SqlTypes, add_minute_levels, counted_levels, file_checkpoints,
+    fold_components, minute_levels, minutes_migration, sql_error,
+};
 use super::{
     Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, PluginState, Store, StoreError,
 };
 
 /// The schema version this build writes; `logproc_schema` holds the one a
 /// file has.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
-/// Migrations, one per version: index 0 makes version 1.
+/// Migrations, one per version: index 0 makes version 1; the last is
+/// [`minutes_migration`].
 const MIGRATIONS: &[&str] = &[
     "
 CREATE TABLE counts (
@@ -69,6 +73,13 @@ CREATE TABLE plugins (
 ) WITHOUT ROWID;
 ",
 ];
+
+const TYPES: SqlTypes = SqlTypes {
+    name: "TEXT",
+    minute: "INTEGER",
+    count: "INTEGER",
+    table_options: " WITHOUT ROWID",
+};
 
 /// Counters and checkpoints in a SQLite file.
 pub struct SqliteStore {
@@ -163,7 +174,11 @@ fn migrate(connection: &Connection, path: &str) -> Result<(), StoreError> {
             expected: SCHEMA_VERSION,
         });
     }
-    for (version, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|sql| sql.to_string())
+        .chain([minutes_migration(&TYPES)]);
+    for (version, migration) in migrations.enumerate().skip(found as usize) {
         let batch = format!(
             "BEGIN IMMEDIATE; {migration} DELETE FROM logproc_schema; INSERT INTO logproc_schema VALUES ({}); COMMIT;",
             version + 1
@@ -200,14 +215,25 @@ impl Store for SqliteStore {
                         count.execute(params![service, component, level, n])?;
                     }
                 }
-                let mut minute = tx.prepare_cached(
-                    "INSERT INTO minute_counts (service, minute, level, n) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (service, minute, level) DO UPDATE SET n = n + excluded.n",
-                )?;
+                let mut minute = tx.prepare_cached(&format!(
+                    "INSERT INTO minutes (service, minute, {MINUTE_LEVEL_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (service, minute) DO UPDATE SET {}",
+                    add_minute_levels("minutes")
+                ))?;
                 for ((service, start_ms), counts) in &commit.minutes {
-                    for (level, n) in counted_levels(counts) {
-                        minute.execute(params![service, start_ms.div_euclid(1000), level, n])?;
-                    }
+                    let [trace, debug, info, warn, error, fatal, unknown] = counts.map(|n| n as i64);
+                    minute.execute(params![
+                        service,
+                        start_ms.div_euclid(1000),
+                        trace,
+                        debug,
+                        info,
+                        warn,
+                        error,
+                        fatal,
+                        unknown
+                    ])?;
                 }
                 if commit.invalid > 0 {
                     tx.execute(
@@ -316,16 +342,22 @@ impl Store for SqliteStore {
 
     fn last_minutes(&self, service: &str, count: usize) -> Result<Vec<MinuteCounts>, StoreError> {
         self.read(|db| {
-            let mut statement = db.prepare_cached(
-                "SELECT minute, level, n FROM minute_counts WHERE service = ?1 AND minute >= (
-                     SELECT coalesce(min(minute), 0) FROM (
-                         SELECT DISTINCT minute FROM minute_counts WHERE service = ?1 ORDER BY minute DESC LIMIT ?2))
-                 ORDER BY minute",
-            )?;
+            let mut statement = db.prepare_cached(&format!(
+                "SELECT * FROM (SELECT minute, {MINUTE_LEVEL_COLUMNS} FROM minutes
+                     WHERE service = ?1 ORDER BY minute DESC LIMIT ?2)
+                 ORDER BY minute"
+            ))?;
             let rows = statement.query_map(params![service, count.min(i64::MAX as usize) as i64], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                let mut levels = [0i64; 7];
+                for (index, n) in levels.iter_mut().enumerate() {
+                    *n = row.get(index + 1)?;
+                }
+                Ok(MinuteCounts {
+                    start_ms: row.get::<_, i64>(0)? * 1000,
+                    counts: minute_levels(levels),
+                })
             })?;
-            Ok(fold_minutes(rows.collect::<rusqlite::Result<Vec<_>>>()?))
+            rows.collect()
         })
     }
 
@@ -445,23 +477,33 @@ mod tests {
     fn a_schema_1_file_is_migrated_and_keeps_its_counts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        let store = SqliteStore::open(&path, "n1").unwrap();
-        let mut commit = Commit {
-            seq: 1,
-            ..Commit::default()
-        };
-        commit
-            .components
-            .insert(("api".into(), "db".into()), [0, 0, 3, 0, 0, 0, 0]);
-        store.commit(&commit).unwrap();
-        drop(store);
-        // What a build of schema 1 left.
+        // What a build of schema 1 left: minutes one row per level.
         let db = Connection::open(&path).unwrap();
-        db.execute_batch("DROP TABLE plugins; UPDATE logproc_schema SET version = 1;")
-            .unwrap();
+        db.execute_batch(&format!(
+            "{} CREATE TABLE logproc_schema (version INTEGER NOT NULL); INSERT INTO logproc_schema VALUES (1);
+             INSERT INTO nodes VALUES ('n1', 1, 0);
+             INSERT INTO counts VALUES ('api', 'db', 'INFO', 3);
+             INSERT INTO minute_counts VALUES ('api', 60, 'INFO', 2), ('api', 60, 'ERROR', 1), ('api', 120, 'WARN', 4),
+                 ('web', 60, 'UNKNOWN', 5);",
+            MIGRATIONS[0]
+        ))
+        .unwrap();
         drop(db);
         let store = SqliteStore::open(&path, "n1").unwrap();
+        assert_eq!(store.last_commit_seq().unwrap(), 1);
         assert_eq!(store.components(None).unwrap()[0].counts, [0, 0, 3, 0, 0, 0, 0]);
+        let minute = |start_ms, counts| MinuteCounts { start_ms, counts };
+        assert_eq!(
+            store.last_minutes("api", 5).unwrap(),
+            [
+                minute(60_000, [0, 0, 2, 0, 1, 0, 0]),
+                minute(120_000, [0, 0, 0, 4, 0, 0, 0])
+            ]
+        );
+        assert_eq!(
+            store.last_minutes("web", 1).unwrap(),
+            [minute(60_000, [0, 0, 0, 0, 0, 0, 5])]
+        );
         let plugin = PluginState {
             name: "json".into(),
             version: "1".into(),
@@ -482,6 +524,25 @@ mod tests {
             })
             .unwrap();
         assert_eq!(loaded, 1);
+        // The view keeps schema 2's shape.
+        let mut rows = db
+            .prepare("SELECT service, minute, level, n FROM minute_counts ORDER BY service, minute, level")
+            .unwrap();
+        let rows: Vec<(String, i64, String, i64)> = rows
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let row = |service: &str, minute, level: &str, n| (service.to_owned(), minute, level.to_owned(), n);
+        assert_eq!(
+            rows,
+            [
+                row("api", 60, "ERROR", 1),
+                row("api", 60, "INFO", 2),
+                row("api", 120, "WARN", 4),
+                row("web", 60, "UNKNOWN", 5)
+            ]
+        );
     }
 
     #[test]

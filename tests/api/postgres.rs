@@ -238,7 +238,7 @@ fn a_database_with_a_newer_schema_is_refused_with_the_versions() {
     let postgres = dirs.postgres.as_ref().unwrap();
     let app = App::spawn(&dirs, &[]);
     assert!(app.terminate().success());
-    assert_eq!(postgres.psql("SELECT version FROM logproc_schema"), "2\n");
+    assert_eq!(postgres.psql("SELECT version FROM logproc_schema"), "3\n");
     postgres.psql("UPDATE logproc_schema SET version = 99");
     let output = App::serve_command(&dirs, &["--listen", "127.0.0.1:0"])
         .output()
@@ -246,7 +246,48 @@ fn a_database_with_a_newer_schema_is_refused_with_the_versions() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("has schema version 99; this logproc knows versions up to 2"),
+        stderr.contains("has schema version 99; this logproc knows versions up to 3"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_schema_2_database_is_migrated_and_keeps_its_minutes() {
+    let Some(dirs) = Dirs::on_postgres() else { return };
+    let postgres = dirs.postgres.as_ref().unwrap();
+    let app = App::spawn(&dirs, &[]);
+    assert!(app.terminate().success());
+    // What a build of schema 2 left: counts by minute one row per level.
+    postgres.psql(
+        "DROP VIEW minute_counts; DROP TABLE minutes;
+         CREATE TABLE minute_counts (service text COLLATE \"C\" NOT NULL, minute timestamptz NOT NULL,
+             level text NOT NULL, n bigint NOT NULL, PRIMARY KEY (service, minute, level));
+         INSERT INTO minute_counts VALUES ('api', to_timestamp(60), 'INFO', 2),
+             ('api', to_timestamp(60), 'ERROR', 1), ('api', to_timestamp(120), 'WARN', 4);
+         INSERT INTO counts VALUES ('api', 'db', 'INFO', 2), ('api', 'db', 'ERROR', 1), ('api', 'db', 'WARN', 4);
+         UPDATE logproc_schema SET version = 2",
+    );
+    let app = App::spawn(&dirs, &[]);
+    let (status, detail) = app.get("/stats/api?minutes=5");
+    assert_eq!(status, 200, "{detail}");
+    let minutes: Vec<(i64, u64, u64, u64)> = detail["per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|minute| {
+            let field = |name: &str| minute[name].as_u64().unwrap();
+            (
+                minute["start_ms"].as_i64().unwrap(),
+                field("lines"),
+                field("errors"),
+                field("warnings"),
+            )
+        })
+        .collect();
+    assert_eq!(minutes, [(60_000, 3, 1, 0), (120_000, 4, 0, 4)]);
+    assert_eq!(postgres.psql("SELECT version FROM logproc_schema"), "3\n");
+    assert_eq!(
+        postgres.psql("SELECT extract(epoch FROM minute)::bigint, level, n FROM minute_counts ORDER BY minute, level"),
+        "60|ERROR|1\n60|INFO|2\n120|WARN|4\n"
     );
 }
