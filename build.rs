@@ -14,6 +14,7 @@ fn main() {
     for path in [
         "plugins/Cargo.toml",
         "plugins/Cargo.lock",
+        "plugins/levels",
         "plugins/sdk",
         "plugins/json",
         "plugins/regex",

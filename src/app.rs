@@ -17,7 +17,7 @@ use crate::config::{Backend, Settings};
 use crate::ingest::file::{FileReader, LastLine, ReadLimits};
 use crate::ingest::watch::{IgnoredFiles, WatchContext, watch_dir};
 use crate::ingest::websocket::follow_websocket;
-use crate::pipeline::route::{AUTO, FixedNames, absolute};
+use crate::pipeline::route::{AUTO, FixedNames, ParserOptions, absolute};
 use crate::pipeline::{ParserHandle, Parsers, Pipeline, Router};
 use crate::plugin::PluginEngine;
 use crate::plugin::catalog::{Accept, Catalog, follow_dir};
@@ -138,6 +138,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         parsers: parsers.clone(),
         ingest_choices: Arc::default(),
         http_sources: Arc::new(http_sources(&parsers, &settings)?),
+        shippers: Arc::new(shippers(&parsers, &settings)?),
         ingest_limits: IngestLimits {
             max_body_bytes: settings.ingest.max_body_bytes,
             batch_lines: settings.pipeline.batch_lines,
@@ -372,6 +373,23 @@ fn http_sources(parsers: &Parsers, settings: &Settings) -> anyhow::Result<HashMa
         );
     }
     Ok(sources)
+}
+
+/// The parsers of what shippers send as lines (OTLP records without a
+/// severity, Loki entries without a level).
+fn shippers(parsers: &Parsers, settings: &Settings) -> anyhow::Result<api::Shippers> {
+    let ingest = &settings.ingest;
+    let choose = |name: &str, key: &str| {
+        parsers
+            .choose_options(&ParserOptions::parser(name))
+            .with_context(|| format!("ingest.{key}.parser"))
+    };
+    Ok(api::Shippers {
+        otlp_parser: choose(&ingest.otlp.parser, "otlp")?,
+        loki_parser: choose(&ingest.loki.parser, "loki")?,
+        otlp: ingest.otlp.clone(),
+        loki: ingest.loki.clone(),
+    })
 }
 
 /// What `process` counted: the store of the counts (for

@@ -205,8 +205,39 @@ pub struct PluginSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestSettings {
-    /// Largest body `POST /ingest` accepts; larger is refused with 413.
+    /// Largest body `POST /ingest` (and the shippers' endpoints) accepts,
+    /// compressed or not; larger is refused with 413.
     pub max_body_bytes: usize,
+    pub otlp: OtlpSettings,
+    pub loki: LokiSettings,
+}
+
+/// `POST /v1/logs` (OTLP/HTTP).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpSettings {
+    /// Resource attributes naming a record's service; the first present wins.
+    pub service_attributes: Vec<String>,
+    /// What names a record's component, the first present winning: `scope`
+    /// (the instrumentation scope's name), or an attribute's key (of the
+    /// record, else its scope, else its resource).
+    pub component_from: Vec<String>,
+    /// The parser of records with no severity: their body is a line.
+    pub parser: String,
+}
+
+/// `POST /loki/api/v1/push`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LokiSettings {
+    /// Stream labels naming the service; the first present wins.
+    pub service_labels: Vec<String>,
+    /// Stream labels naming the component.
+    pub component_labels: Vec<String>,
+    /// Labels, then structured metadata, naming an entry's level; entries
+    /// without one are lines for `parser`.
+    pub level_labels: Vec<String>,
+    pub parser: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -50,6 +50,21 @@ impl Level {
     }
 }
 
+impl From<logproc_levels::Level> for Level {
+    fn from(level: logproc_levels::Level) -> Level {
+        use logproc_levels::Level as Shared;
+        match level {
+            Shared::Trace => Level::Trace,
+            Shared::Debug => Level::Debug,
+            Shared::Info => Level::Info,
+            Shared::Warn => Level::Warn,
+            Shared::Error => Level::Error,
+            Shared::Fatal => Level::Fatal,
+            Shared::Unknown => Level::Unknown,
+        }
+    }
+}
+
 /// Counts per level, indexed by [`Level::index`].
 pub type LevelCounts = [u64; 7];
 

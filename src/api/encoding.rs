@@ -1,6 +1,6 @@
 //! Request bodies in a content coding (`Content-Encoding`, RFC 9110
-//! §8.4): gzip and deflate are decoded, to at most the body limit; any
-//! other coding is refused with 415 rather than read as garbage lines.
+//! §8.4): gzip, deflate and zstd are decoded, to at most the body limit;
+//! any other coding is refused with 415 rather than read as garbage lines.
 
 use std::io::Read as _;
 
@@ -24,6 +24,14 @@ pub fn decode(headers: &HeaderMap, body: Bytes, max_bytes: usize) -> Result<Byte
                 inflate(flate2::read::ZlibDecoder::new(&body[..]), "deflate", max_bytes)?
             }
             Coding::Deflate => inflate(flate2::read::DeflateDecoder::new(&body[..]), "deflate", max_bytes)?,
+            Coding::Zstd => inflate(
+                ZstdFrames {
+                    rest: &body[..],
+                    frame: None,
+                },
+                "zstd",
+                max_bytes,
+            )?,
         };
     }
     Ok(body)
@@ -41,9 +49,10 @@ fn codings(headers: &HeaderMap) -> Result<Vec<Coding>, ApiError> {
                 "identity" => {}
                 "gzip" | "x-gzip" => codings.push(Coding::Gzip),
                 "deflate" => codings.push(Coding::Deflate),
+                "zstd" => codings.push(Coding::Zstd),
                 _ => {
                     return Err(ApiError::UnsupportedMediaType(format!(
-                        "Content-Encoding `{}` is not supported; send the body as it is, or gzip or deflate it",
+                        "Content-Encoding `{}` is not supported; send the body as it is, or in gzip, deflate or zstd",
                         crate::plugin::shown(name, 64)
                     )));
                 }
@@ -57,6 +66,33 @@ fn codings(headers: &HeaderMap) -> Result<Vec<Coding>, ApiError> {
 enum Coding {
     Gzip,
     Deflate,
+    Zstd,
+}
+
+/// The content of every zstd frame of a body, one after another (RFC 8878
+/// §3.1: a body may hold several).
+struct ZstdFrames<'a> {
+    rest: &'a [u8],
+    frame: Option<ruzstd::decoding::StreamingDecoder<&'a [u8], ruzstd::decoding::FrameDecoder>>,
+}
+
+impl std::io::Read for ZstdFrames<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some(frame) = &mut self.frame {
+                match frame.read(buf)? {
+                    0 if !buf.is_empty() => self.rest = self.frame.take().expect("a frame").into_inner(),
+                    read => return Ok(read),
+                }
+            }
+            if self.rest.is_empty() {
+                return Ok(0);
+            }
+            let frame = ruzstd::decoding::StreamingDecoder::new(self.rest)
+                .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
+            self.frame = Some(frame);
+        }
+    }
 }
 
 fn is_zlib(body: &[u8]) -> bool {
@@ -121,6 +157,26 @@ mod tests {
     }
 
     #[test]
+    fn zstd_frames_decode_one_after_another() {
+        let zstd = |text: &[u8]| ruzstd::encoding::compress_to_vec(text, ruzstd::encoding::CompressionLevel::Fastest);
+        let text = b"one\ntwo\n".repeat(1000);
+        let mut body = zstd(&text);
+        body.extend(zstd(b"three\n"));
+        let decoded = decode(&headers("zstd"), Bytes::from(body), 100_000).unwrap();
+        assert_eq!(decoded, [&text[..], b"three\n"].concat());
+        assert!(matches!(
+            decode(&headers("zstd"), Bytes::from(zstd(&text)), 100),
+            Err(ApiError::TooLarge(_))
+        ));
+        let mut truncated = zstd(&text);
+        truncated.truncate(truncated.len() / 2);
+        assert!(matches!(
+            decode(&headers("zstd"), Bytes::from(truncated), 100_000),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+
+    #[test]
     fn other_codings_too_much_and_bad_data_are_refused() {
         let refused = |value: &str, body: &[u8], max: usize| decode(&headers(value), Bytes::from(body.to_vec()), max);
         assert!(matches!(
@@ -128,7 +184,7 @@ mod tests {
             Err(ApiError::UnsupportedMediaType(_))
         ));
         assert!(matches!(
-            refused("gzip, zstd", b"x", 10),
+            refused("gzip, compress", b"x", 10),
             Err(ApiError::UnsupportedMediaType(_))
         ));
         assert!(matches!(refused("gzip", b"not gzip", 10), Err(ApiError::BadRequest(_))));

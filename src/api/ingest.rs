@@ -1,15 +1,18 @@
-//! `POST /ingest`: lines in a request body, answered once they are committed.
+//! `POST /ingest`: lines in a request body (plain, NDJSON, or a JSON array
+//! of records), answered once they are committed; and what the shippers'
+//! endpoints share with it: the body read and decoded, batches sent.
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
+use crate::ingest::shipped::{BatchLimits, Group, Shipment};
 use crate::ingest::sniff;
 use crate::pipeline::route::{AUTO, ParserOptions, Sniffer};
 use crate::pipeline::{BatchBuilder, Counted, Parser, Progress, SourceContext, SourceId};
@@ -38,12 +41,7 @@ pub async fn ingest(
     body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    // Not a byte read while lines cannot be committed.
-    if let Some(reason) = state.health.failing() {
-        return Err(ApiError::Unavailable(format!(
-            "lines cannot be committed now ({reason}); retry later"
-        )));
-    }
+    committing(&state)?;
     let parser = match (&query.source, &query.parser, &query.format) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(ApiError::BadRequest(
@@ -53,18 +51,73 @@ pub async fn ingest(
         (Some(source), None, None) => source_parser(&state, source)?,
         (None, parser, format) => ingest_parser(&state, parser.as_deref().unwrap_or(AUTO), format.as_deref()).await?,
     };
-    let parser = &parser;
+    let (body, _room) = read_body(&state, headers, body, false).await?;
+    let limits = shipment_limits(&state);
+    let shipment = decoded(move || {
+        let mut shipment = Shipment::new(limits);
+        crate::ingest::records::read(&body, &mut shipment);
+        Ok(shipment)
+    })
+    .await?;
+    let total = send_groups(&state, shipment.into_groups(), Some(&parser)).await?;
+    Ok(Json(IngestResponse {
+        accepted: total.parsed,
+        invalid: total.invalid,
+    }))
+}
+
+/// The size of a request's batches, as the pipeline settings say.
+pub(super) fn shipment_limits(state: &AppState) -> BatchLimits {
+    let limits = state.ingest_limits;
+    BatchLimits {
+        batch_lines: limits.batch_lines,
+        batch_bytes: limits.batch_bytes,
+        max_line_bytes: limits.max_line_bytes,
+    }
+}
+
+/// Runs a decoder of a body (CPU work) off the async runtime's threads.
+pub(super) async fn decoded(
+    decode: impl FnOnce() -> Result<Shipment, ApiError> + Send + 'static,
+) -> Result<Shipment, ApiError> {
+    tokio::task::spawn_blocking(decode)
+        .await
+        .map_err(|error| match error.is_panic() {
+            true => ApiError::Internal(anyhow::anyhow!("decoding a request failed: {error}")),
+            false => ApiError::Unavailable("the service is shutting down".into()),
+        })?
+}
+
+/// Refuses a request while lines cannot be committed: not a byte is read.
+pub(super) fn committing(state: &AppState) -> Result<(), ApiError> {
+    match state.health.failing() {
+        Some(reason) => Err(ApiError::Unavailable(format!(
+            "lines cannot be committed now ({reason}); retry later"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A request's body, read within `ingest.max_body_bytes` and decoded as its
+/// `Content-Encoding` says, with its share of the room for bodies (held
+/// while it is handled). `compressed`: the body is compressed even without
+/// a coding (Loki's snappy), so room is held for what it decompresses to.
+pub(super) async fn read_body(
+    state: &AppState,
+    headers: HeaderMap,
+    body: Body,
+    compressed: bool,
+) -> Result<(Bytes, OwnedSemaphorePermit), ApiError> {
     let limit = state.ingest_limits.max_body_bytes;
     let encoded = headers.contains_key(header::CONTENT_ENCODING);
     // Room for what a compressed body decompresses to, as well.
-    let extra = if encoded { limit } else { 0 };
+    let extra = if encoded || compressed { limit } else { 0 };
     let read = state
         .bodies
         .read(&headers, body, limit, extra, || {
             format!("the body is larger than ingest.max_body_bytes ({limit} bytes); send it in parts")
         })
         .await?;
-    let _room = read.room;
     let body = match encoded {
         false => read.bytes,
         true => {
@@ -74,38 +127,39 @@ pub async fn ingest(
                 .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))??
         }
     };
+    Ok((body, read.room))
+}
 
-    let limits = state.ingest_limits;
+/// Sends a shipment's batches, each group's lines read by `parser` in the
+/// format its first lines are in (without one, its plugin removed, they are
+/// invalid), and returns their counts once all are committed.
+pub(super) async fn send_groups(
+    state: &AppState,
+    groups: Vec<Group>,
+    parser: Option<&Parser>,
+) -> Result<Counted, ApiError> {
     let mut acks = Vec::new();
-    let mut builder = BatchBuilder::default();
-    let mut context = SourceContext {
-        reference_ms: Some(crate::time::now_ms()),
-        ..SourceContext::default()
-    };
-    let mut sniffer = Some(Sniffer::default());
-    // The body is complete: a last line without a newline is a line.
-    let lines = body.strip_suffix(b"\n").unwrap_or(&body);
-    for line in lines.split(|&b| b == b'\n') {
-        builder.push_line(line, limits.max_line_bytes);
-        if builder.is_full(limits.batch_lines, limits.batch_bytes) {
-            sniff(&mut sniffer, parser, &builder, &mut context).await;
-            acks.push(send(&state, &mut builder, acks.len(), parser, &context).await?);
+    for Group { mut context, batches } in groups {
+        let mut sniffer = Some(Sniffer::default());
+        for mut builder in batches {
+            if let Some(parser) = parser.filter(|_| !builder.text().is_empty()) {
+                sniff(&mut sniffer, parser, &builder, &mut context).await;
+            }
+            acks.push(send(state, &mut builder, acks.len(), parser, &context).await?);
         }
     }
-    if !builder.is_empty() {
-        sniff(&mut sniffer, parser, &builder, &mut context).await;
-        acks.push(send(&state, &mut builder, acks.len(), parser, &context).await?);
-    }
+    acknowledged(acks).await
+}
+
+/// The sum of the counts of batches sent, once all are committed.
+async fn acknowledged(acks: Vec<oneshot::Receiver<Counted>>) -> Result<Counted, ApiError> {
     let mut total = Counted::default();
     for acked in acks {
         let counted = acked.await.map_err(|_| shutting_down())?;
         total.parsed += counted.parsed;
         total.invalid += counted.invalid;
     }
-    Ok(Json(IngestResponse {
-        accepted: total.parsed,
-        invalid: total.invalid,
-    }))
+    Ok(total)
 }
 
 /// The current parser of the configured HTTP source `name`.
@@ -174,7 +228,7 @@ async fn send(
     state: &AppState,
     builder: &mut BatchBuilder,
     seq: usize,
-    parser: &Parser,
+    parser: Option<&Parser>,
     context: &SourceContext,
 ) -> Result<oneshot::Receiver<Counted>, ApiError> {
     let (ack, acked) = oneshot::channel();
@@ -182,7 +236,7 @@ async fn send(
         &SourceId::from("http"),
         seq as u64,
         Progress::Untracked,
-        Some(parser.clone()),
+        parser.cloned(),
         context,
     );
     batch.ack = Some(ack);

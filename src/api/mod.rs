@@ -1,4 +1,5 @@
-//! The HTTP API: statistics, ingest, plugins, the mock generator, health.
+//! The HTTP API: statistics, ingest (its own and the shippers'), plugins,
+//! the mock generator, health.
 
 mod auth;
 mod body;
@@ -8,6 +9,7 @@ mod generator;
 mod ingest;
 mod plugins;
 pub mod server;
+mod shippers;
 mod stats;
 
 use std::collections::HashMap;
@@ -22,6 +24,7 @@ use tokio_util::task::TaskTracker;
 pub use auth::Tokens;
 pub use body::BodyBudget;
 pub use error::ApiError;
+pub use shippers::Shippers;
 
 use crate::pipeline::{Batch, ParserHandle, Parsers};
 use crate::store::Store;
@@ -39,6 +42,8 @@ pub struct AppState {
     pub ingest_choices: Arc<Mutex<HashMap<(String, String), ParserHandle>>>,
     /// The configured HTTP sources (`POST /ingest?source=`), by name.
     pub http_sources: Arc<HashMap<String, ParserHandle>>,
+    /// What OTLP and Loki push read records with.
+    pub shippers: Arc<Shippers>,
     pub ingest_limits: IngestLimits,
     pub uploads: UploadSettings,
     /// Room for request bodies, shared by every request.
@@ -65,7 +70,7 @@ pub struct UploadSettings {
     pub max_bytes: usize,
 }
 
-/// Limits of `POST /ingest`.
+/// Limits of `POST /ingest` and the shippers' endpoints.
 #[derive(Debug, Clone, Copy)]
 pub struct IngestLimits {
     pub max_body_bytes: usize,
@@ -85,9 +90,12 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), auth::require_read));
     let ingest = Router::new()
         .route("/ingest", post(ingest::ingest))
+        .route("/v1/logs", post(shippers::otlp_logs))
+        .route("/loki/api/v1/push", post(shippers::loki_push))
         .route_layer(from_fn_with_state(state.clone(), auth::require_ingest));
     Router::new()
         .route("/healthz", get(stats::healthz))
+        .route("/ready", get(shippers::ready))
         // Its own token (plugins.upload_token), checked by the handlers.
         .route(
             "/plugins/{name}",

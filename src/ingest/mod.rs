@@ -1,7 +1,12 @@
 //! Sources of lines: the watched directory (with its file readers) and
-//! WebSocket streams. (HTTP ingest is a handler: `api::ingest`.)
+//! WebSocket streams, and the decoders of what log shippers send (OTLP,
+//! Loki push) into batches. (HTTP ingest is a handler: `api::ingest`.)
 
 pub mod file;
+pub mod loki;
+pub mod otlp;
+pub mod records;
+pub mod shipped;
 pub mod watch;
 pub mod websocket;
 

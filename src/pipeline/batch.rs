@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::route::Parser;
+use crate::model::Level;
 use crate::store::Checkpoint;
 
 /// Identifies a source (for a file, `file:{dev}:{inode}`) in checkpoints
@@ -36,6 +37,42 @@ pub struct SourceContext {
     /// The service of lines that name none (a file's name without its
     /// extensions).
     pub default_service: Option<Arc<str>>,
+    /// The component every line and record counts under (a shipper's
+    /// instrumentation scope, say).
+    pub component: Option<Arc<str>>,
+}
+
+/// The time a shipper gave a line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ShippedTime {
+    #[default]
+    None,
+    /// The record's own time (OTLP's `timeUnixNano`, a Loki entry's): it
+    /// wins over the one the line holds.
+    Record(i64),
+    /// The envelope's (Fluent Bit's `date`, Vector's `timestamp`: when the
+    /// line was read): the line's time, if it has one, wins.
+    Envelope(i64),
+}
+
+impl ShippedTime {
+    /// The time a line counts at, given the one a plugin read from it.
+    pub fn resolve(self, parsed: Option<i64>) -> Option<i64> {
+        match self {
+            ShippedTime::None => parsed,
+            ShippedTime::Record(ms) => Some(ms),
+            ShippedTime::Envelope(ms) => parsed.or(Some(ms)),
+        }
+    }
+}
+
+/// A record a shipper sent with its level (OTLP's severity, a Loki
+/// `level` label): counted under its batch's names, with no plugin call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    pub level: Level,
+    /// Epoch ms; `None`: counted at the time it is parsed.
+    pub time_ms: Option<i64>,
 }
 
 /// Lines from one source, ready for a worker.
@@ -55,6 +92,9 @@ pub struct Batch {
     pub lines: usize,
     /// Lines rejected before parsing (not UTF-8, too long).
     pub rejected: u64,
+    /// The time a shipper gave each line; empty for other sources.
+    pub times: Vec<ShippedTime>,
+    pub records: Vec<Record>,
     /// Told the batch's counts once they are committed (HTTP ingest answers
     /// only then).
     pub ack: Option<Ack>,
@@ -73,6 +113,8 @@ impl Batch {
             text: String::new(),
             lines: 0,
             rejected: 0,
+            times: Vec::new(),
+            records: Vec::new(),
             ack: Some(ack),
         }
     }
@@ -94,6 +136,8 @@ pub struct BatchBuilder {
     text: String,
     lines: usize,
     rejected: u64,
+    times: Vec<ShippedTime>,
+    records: Vec<Record>,
 }
 
 impl BatchBuilder {
@@ -160,6 +204,21 @@ impl BatchBuilder {
         taken
     }
 
+    /// [`BatchBuilder::push_line`] for a line a shipper sent, with the
+    /// time it gave. A builder takes shipped lines only, or others only.
+    pub fn push_shipped_line(&mut self, line: &[u8], time: ShippedTime, max_line_bytes: usize) {
+        let before = self.lines;
+        self.push_line(line, max_line_bytes);
+        if self.lines > before {
+            self.times.push(time);
+        }
+    }
+
+    /// Adds a record that carries its level.
+    pub fn push_record(&mut self, record: Record) {
+        self.records.push(record);
+    }
+
     /// Counts a line that is rejected without its content (too long).
     pub fn reject_line(&mut self) {
         self.rejected += 1;
@@ -170,14 +229,14 @@ impl BatchBuilder {
         &self.text
     }
 
-    /// True when no line has been added.
+    /// True when no line or record has been added.
     pub fn is_empty(&self) -> bool {
-        self.lines == 0 && self.rejected == 0
+        self.lines == 0 && self.rejected == 0 && self.records.is_empty()
     }
 
-    /// True when the batch has reached either limit.
+    /// True when the batch has reached either limit (records count as lines).
     pub fn is_full(&self, max_lines: usize, max_bytes: usize) -> bool {
-        self.lines + self.rejected as usize >= max_lines || self.text.len() >= max_bytes
+        self.lines + self.rejected as usize + self.records.len() >= max_lines || self.text.len() >= max_bytes
     }
 
     /// Takes the lines collected so far, leaving the builder empty.
@@ -201,6 +260,8 @@ impl BatchBuilder {
             text: builder.text,
             lines: builder.lines,
             rejected: builder.rejected,
+            times: builder.times,
+            records: builder.records,
             ack: None,
         }
     }

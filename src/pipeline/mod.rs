@@ -9,7 +9,7 @@ pub mod worker;
 
 use std::sync::Arc;
 
-pub use batch::{Ack, Batch, BatchBuilder, Counted, Progress, SourceContext, SourceId};
+pub use batch::{Ack, Batch, BatchBuilder, Counted, Progress, Record, ShippedTime, SourceContext, SourceId};
 pub use route::{Parser, ParserHandle, Parsers, Plugins, Router};
 
 use crate::config::Settings;

@@ -9,7 +9,7 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use super::Done;
-use super::batch::{Batch, Progress, SourceContext};
+use super::batch::{Batch, Progress, Record, ShippedTime, SourceContext};
 use super::route::{FixedNames, Parser, ParserSpec};
 use crate::model::{Delta, Level, LevelCounts, UNKNOWN_NAME, minute_of};
 use crate::plugin::{BatchContext, Entry, Outcome, ParsedBatch, PluginInstance};
@@ -76,21 +76,27 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch, first_invalid: &
         invalid: batch.rejected,
         ..Delta::default()
     };
+    let now_ms = crate::time::now_ms();
+    count_records(&mut delta, &batch.records, &batch.context, now_ms);
     let job = |format: Option<&std::sync::Arc<str>>| Job {
         context: BatchContext {
             format: format.map(|format| format.to_string()),
             reference_ms: batch.context.reference_ms,
         },
         source: &batch.context,
-        now_ms: crate::time::now_ms(),
+        now_ms,
+    };
+    let lines = Lines {
+        text: &batch.text,
+        count: batch.lines,
+        times: &batch.times,
     };
     match &batch.parser {
         None => delta.invalid += batch.lines as u64,
         Some(Parser::Single(spec)) => parse_with(
             instances,
             spec,
-            &batch.text,
-            batch.lines,
+            &lines,
             &job(batch.context.format.as_ref()),
             &mut delta,
             first_invalid,
@@ -98,42 +104,70 @@ fn parse(instances: &mut HashMap<usize, Cached>, batch: &Batch, first_invalid: &
         Some(Parser::Auto { json, text }) => {
             let (mut json_lines, mut text_lines) = (String::new(), String::new());
             let (mut json_count, mut text_count) = (0, 0);
-            for line in batch.text.split('\n').take(batch.lines) {
-                let (into, count) = if line.trim_start().starts_with('{') {
-                    (&mut json_lines, &mut json_count)
+            let (mut json_times, mut text_times) = (Vec::new(), Vec::new());
+            for (at, line) in batch.text.split('\n').take(batch.lines).enumerate() {
+                let (into, count, times) = if line.trim_start().starts_with('{') {
+                    (&mut json_lines, &mut json_count, &mut json_times)
                 } else {
-                    (&mut text_lines, &mut text_count)
+                    (&mut text_lines, &mut text_count, &mut text_times)
                 };
                 if *count > 0 {
                     into.push('\n');
                 }
                 into.push_str(line);
                 *count += 1;
+                if let Some(time) = batch.times.get(at) {
+                    times.push(*time);
+                }
             }
             // The detected format is the text lines'.
             let json_job = job(None);
-            parse_with(
-                instances,
-                json,
-                &json_lines,
-                json_count,
-                &json_job,
-                &mut delta,
-                first_invalid,
-            );
+            let json_lines = Lines {
+                text: &json_lines,
+                count: json_count,
+                times: &json_times,
+            };
+            parse_with(instances, json, &json_lines, &json_job, &mut delta, first_invalid);
             let text_job = job(batch.context.format.as_ref());
-            parse_with(
-                instances,
-                text,
-                &text_lines,
-                text_count,
-                &text_job,
-                &mut delta,
-                first_invalid,
-            );
+            let text_lines = Lines {
+                text: &text_lines,
+                count: text_count,
+                times: &text_times,
+            };
+            parse_with(instances, text, &text_lines, &text_job, &mut delta, first_invalid);
         }
     }
     delta
+}
+
+/// Lines joined by `\n`, and the times their records carried (none, or
+/// one per line).
+struct Lines<'a> {
+    text: &'a str,
+    count: usize,
+    times: &'a [ShippedTime],
+}
+
+/// Counts records that carry their level under their batch's names.
+fn count_records(delta: &mut Delta, records: &[Record], source: &SourceContext, now_ms: i64) {
+    if records.is_empty() {
+        return;
+    }
+    let mut levels = LevelCounts::default();
+    let mut minutes: HashMap<i64, LevelCounts, IndexHash> = HashMap::default();
+    for record in records {
+        let level = record.level.index();
+        levels[level] += 1;
+        let time_ms = record.time_ms.filter(|ms| crate::time::is_writable(*ms));
+        delta.untimed += u64::from(time_ms.is_none());
+        minutes.entry(minute_of(time_ms.unwrap_or(now_ms))).or_default()[level] += 1;
+    }
+    let service = source.service.as_deref().unwrap_or(UNKNOWN_NAME);
+    let component = source.component.as_deref().unwrap_or(UNKNOWN_NAME);
+    delta.add_component(service, component, &levels);
+    for (minute, counts) in &minutes {
+        delta.add_minute(service, *minute, counts);
+    }
 }
 
 /// A line a plugin called invalid, and the reason it gave.
@@ -147,8 +181,7 @@ type FirstInvalid = Option<(String, String)>;
 fn parse_with(
     instances: &mut HashMap<usize, Cached>,
     spec: &Arc<ParserSpec>,
-    text: &str,
-    count: usize,
+    lines: &Lines,
     job: &Job,
     delta: &mut Delta,
     first_invalid: &mut FirstInvalid,
@@ -159,6 +192,7 @@ fn parse_with(
             *first_invalid = Some((line.to_owned(), reason.to_owned()));
         }
     };
+    let Lines { text, count, times } = *lines;
     if count == 0 {
         return;
     }
@@ -168,7 +202,7 @@ fn parse_with(
     match call(instances, spec, text, count, &job.context) {
         Ok(parsed) => {
             plugin.counters().batch_done(plugin.name(), true);
-            keep_first(record(delta, &parsed, job, &spec.fixed), text);
+            keep_first(record(delta, &parsed, times, job, &spec.fixed), text);
         }
         Err(failure) => {
             plugin.counters().batch_done(plugin.name(), false);
@@ -186,7 +220,10 @@ fn parse_with(
                     break;
                 }
                 match call_on_fresh_if_failed(instances, spec, line, &job.context) {
-                    Ok(parsed) => keep_first(record(delta, &parsed, job, &spec.fixed), line),
+                    Ok(parsed) => {
+                        let time = times.get(at..=at).unwrap_or_default();
+                        keep_first(record(delta, &parsed, time, job, &spec.fixed), line)
+                    }
                     Err(failure) => {
                         warn!(plugin = plugin.name(), line = preview(line), error = %failure, "Plugin failed on a line; counted invalid.");
                         delta.invalid += 1;
@@ -264,11 +301,18 @@ fn preview(line: &str) -> String {
 }
 
 /// Counts a checked batch's outcomes into `delta`, and returns the index
-/// and reason of the first invalid line, if any. Lines are tallied by
+/// and reason of the first invalid line, if any. A line's time in `times`
+/// (a shipper's) is resolved against the one the plugin read. Lines are tallied by
 /// name index first (an integer hash per line), and each distinct service,
 /// component and minute is added to `delta` once per batch (a batch names
 /// few), rather than hashing the names of every line.
-fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, job: &Job, fixed: &FixedNames) -> Option<(usize, &'a str)> {
+fn record<'a>(
+    delta: &mut Delta,
+    parsed: &'a ParsedBatch,
+    times: &[ShippedTime],
+    job: &Job,
+    fixed: &FixedNames,
+) -> Option<(usize, &'a str)> {
     let mut first_invalid = None;
     // A longer name is no name: it would be kept for good and sent by every
     // `/stats`.
@@ -290,6 +334,7 @@ fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, job: &Job, fixed: &Fix
             }) => {
                 let level = Level::from(*level).index();
                 components.entry((*service, *component)).or_default()[level] += 1;
+                let timestamp_ms = times.get(at).map_or(*timestamp_ms, |time| time.resolve(*timestamp_ms));
                 // Out of range (the year 292278994, say) is no time.
                 let timestamp_ms = timestamp_ms.filter(|ms| crate::time::is_writable(*ms));
                 delta.untimed += u64::from(timestamp_ms.is_none());
@@ -316,7 +361,8 @@ fn record<'a>(delta: &mut Delta, parsed: &'a ParsedBatch, job: &Job, fixed: &Fix
         (None, Some(stem)) if names_none(index) => stem,
         (None, _) => name(index),
     };
-    let component = |index| fixed.component.as_deref().unwrap_or_else(|| name(index));
+    let fixed_component = fixed.component.as_deref().or(source.component.as_deref());
+    let component = |index| fixed_component.unwrap_or_else(|| name(index));
     for ((service_index, component_index), counts) in &components {
         delta.add_component(service(*service_index), component(*component_index), counts);
     }

@@ -109,6 +109,24 @@ impl Dirs {
     }
 }
 
+/// A response as [`App::post_with`] reads it.
+pub struct Reply {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|error| panic!("{error}: {:?}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
 /// A running `logproc serve`.
 pub struct App {
     child: Child,
@@ -288,6 +306,22 @@ impl App {
         }
         let (status, mut body) = self.call(request.call());
         (status, body.read_json().expect("JSON body"))
+    }
+
+    /// POST `body` to `path` with `headers`: the whole response, its body
+    /// as bytes (shippers' protocols answer in protobuf, or nothing).
+    pub fn post_with(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut request = self.agent.post(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send(body).expect("request");
+        let (parts, mut body) = response.into_parts();
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: body.read_to_vec().expect("a body"),
+        }
     }
 
     /// Sends `request` (a whole HTTP/1.1 request, as written) on a new

@@ -20,6 +20,8 @@ mod postgres;
 mod process;
 mod sandbox;
 mod service;
+mod shipper_clients;
+mod shippers;
 mod sql_queries;
 mod stats_api;
 mod store_copy;

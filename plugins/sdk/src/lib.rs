@@ -29,7 +29,8 @@ pub mod format;
 pub mod keys;
 mod level;
 mod rules;
-mod time;
+// Shared with the host (it reads shippers' envelope times).
+use logproc_levels::time;
 
 pub use level::{
     level_from_bunyan, level_from_otel_severity, level_from_syslog_severity, parse_level, scan_level, scan_level_by,
