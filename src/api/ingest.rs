@@ -53,9 +53,11 @@ pub async fn ingest(
     };
     let (body, _room) = read_body(&state, headers, body, false).await?;
     let limits = shipment_limits(&state);
+    // A parser named for the lines reads every record as it is.
+    let envelopes = matches!(parser, Parser::Auto { .. });
     let shipment = decoded(move || {
         let mut shipment = Shipment::new(limits);
-        crate::ingest::records::read(&body, &mut shipment);
+        crate::ingest::records::read(&body, envelopes, &mut shipment);
         Ok(shipment)
     })
     .await?;

@@ -1,7 +1,7 @@
 //! The lines of a `POST /ingest` body: plain lines or NDJSON, or one JSON
 //! array of records (Fluent Bit's `json` format, Vector's `http` sink).
-//! A JSON record that names no level of its own is a shipper's envelope
-//! around a line: the line under `log` (Fluent Bit's tail, Docker) or
+//! With `envelopes` (the `auto` parser), a JSON record that names no level
+//! of its own is a shipper's envelope around a line: the line under `log` (Fluent Bit's tail, Docker) or
 //! `message` (Vector) is what a parser reads, under the service and
 //! component the record names, at the time the record gives if the line
 //! has none. A record with a level is a structured log line, read whole.
@@ -17,18 +17,20 @@ use serde_json::value::RawValue;
 use super::shipped::{Names, Shipment};
 use crate::pipeline::ShippedTime;
 
-/// Adds every line of `body` to `shipment`.
-pub fn read(body: &[u8], shipment: &mut Shipment) {
+/// Adds every line of `body` to `shipment`, the lines of envelopes rather
+/// than the envelopes if `envelopes`.
+pub fn read(body: &[u8], envelopes: bool, shipment: &mut Shipment) {
     if let Some(records) = json_array(body) {
         for record in records {
-            read_record(record.get(), shipment);
+            read_record(record.get(), envelopes, shipment);
         }
         return;
     }
     // The body is complete: a last line without a newline is a line.
     let lines = body.strip_suffix(b"\n").unwrap_or(body);
     for line in lines.split(|&b| b == b'\n') {
-        match might_wrap_a_line(line).then(|| envelope(line)).flatten() {
+        let wraps = envelopes && might_wrap_a_line(line);
+        match wraps.then(|| envelope(line)).flatten() {
             Some(envelope) => envelope.add_to(shipment),
             None => shipment.line(Names::default(), line, ShippedTime::None),
         }
@@ -46,13 +48,13 @@ fn json_array(body: &[u8]) -> Option<Vec<&RawValue>> {
 
 /// One element of a JSON array: a string is a line; an object is an
 /// envelope or a structured line; anything else is invalid.
-fn read_record(record: &str, shipment: &mut Shipment) {
+fn read_record(record: &str, envelopes: bool, shipment: &mut Shipment) {
     match record.as_bytes()[0] {
         b'"' => match serde_json::from_str::<Cow<str>>(record) {
             Ok(line) => shipment.line(Names::default(), line.as_bytes(), ShippedTime::None),
             Err(_) => shipment.reject(),
         },
-        b'{' => match envelope(record.as_bytes()) {
+        b'{' => match envelopes.then(|| envelope(record.as_bytes())).flatten() {
             Some(envelope) => envelope.add_to(shipment),
             // Its newlines are whitespace between tokens: a record is one line.
             None => shipment.line(Names::default(), record.as_bytes(), ShippedTime::None),
@@ -290,12 +292,16 @@ mod tests {
 
     /// Each batch's names and text.
     fn read_all(body: &str) -> Vec<(Option<String>, Option<String>, String)> {
+        read_with(body, true)
+    }
+
+    fn read_with(body: &str, envelopes: bool) -> Vec<(Option<String>, Option<String>, String)> {
         let mut shipment = Shipment::new(BatchLimits {
             batch_lines: 1000,
             batch_bytes: 1 << 20,
             max_line_bytes: 1000,
         });
-        read(body.as_bytes(), &mut shipment);
+        read(body.as_bytes(), envelopes, &mut shipment);
         shipment
             .into_groups()
             .into_iter()
@@ -363,6 +369,12 @@ mod tests {
                 None,
                 "WARN x\nplain\n{\"level\":\"info\",\"message\":\"m\"}".into(),
             )]
+        );
+        // A parser named for the lines reads the records whole.
+        let body = "[{\"message\":\"m\",\"service\":\"api\"}, \"two\"]";
+        assert_eq!(
+            read_with(body, false),
+            [(None, None, "{\"message\":\"m\",\"service\":\"api\"}\ntwo".into())]
         );
         // Text that starts with `[` but is no JSON array is lines.
         assert_eq!(
