@@ -3,7 +3,9 @@
 //! `--batch` records from `--senders` concurrent connections, over OTLP
 //! protobuf and Loki protobuf + snappy, and reports records/s from the
 //! first request sent to the last one acknowledged (acknowledged means
-//! committed). The counts in `/stats` are checked against what was sent.
+//! committed); and Loki entries without a level label, whose lines go
+//! through a plugin. The counts in `/stats` are checked against what was
+//! sent.
 //!
 //! ```sh
 //! bench/shippers.sh                       # builds, then runs this
@@ -134,23 +136,43 @@ struct Timestamp {
 /// Body `seed` of Loki: 6 streams (service, component, level labels), a
 /// time and a line each entry, snappy-compressed.
 fn loki_body(seed: usize, records: usize) -> Vec<u8> {
+    loki_push(seed, records, true)
+}
+
+/// [`loki_body`] without level labels: each line goes to a plugin.
+fn loki_lines_body(seed: usize, records: usize) -> Vec<u8> {
+    loki_push(seed, records, false)
+}
+
+fn loki_push(seed: usize, records: usize, level_labels: bool) -> Vec<u8> {
     const LEVELS: [&str; 5] = ["debug", "info", "warn", "error", "fatal"];
     let per_stream = records / 6;
     let streams = (0..6)
         .map(|s| Stream {
-            labels: format!(
-                r#"{{service_name="{}", component="{}", level="{}", env="prod"}}"#,
-                SERVICES[(seed + s) % SERVICES.len()],
-                COMPONENTS[s % COMPONENTS.len()],
-                LEVELS[(seed + s) % LEVELS.len()]
-            ),
+            labels: match level_labels {
+                true => format!(
+                    r#"{{service_name="{}", component="{}", level="{}", env="prod"}}"#,
+                    SERVICES[(seed + s) % SERVICES.len()],
+                    COMPONENTS[s % COMPONENTS.len()],
+                    LEVELS[(seed + s) % LEVELS.len()]
+                ),
+                false => format!(
+                    r#"{{service_name="{}", component="{}", env="prod"}}"#,
+                    SERVICES[(seed + s) % SERVICES.len()],
+                    COMPONENTS[s % COMPONENTS.len()]
+                ),
+            },
             entries: (0..per_stream + usize::from(s == 0) * (records - per_stream * 6))
                 .map(|i| Entry {
                     timestamp: Some(Timestamp {
                         seconds: 1_735_732_800 + (seed * 60 + i / 1000) as i64,
                         nanos: (i % 1000) as i32 * 1_000_000,
                     }),
-                    line: format!("GET /api/items/{i} 200 {}ms", i % 250),
+                    line: format!(
+                        "{} GET /api/items/{i} 200 {}ms",
+                        LEVELS[(seed + i) % LEVELS.len()],
+                        i % 250
+                    ),
                 })
                 .collect(),
         })
@@ -243,13 +265,19 @@ fn main() {
     let requests = options.records / options.batch;
     let records = (requests * options.batch) as u64;
     type Build = fn(usize, usize) -> Vec<u8>;
-    let protocols: [(&str, &str, &str, Build); 2] = [
+    let protocols: [(&str, &str, &str, Build); 3] = [
         ("OTLP protobuf", "/v1/logs", "application/x-protobuf", otlp_body),
         (
             "Loki protobuf + snappy",
             "/loki/api/v1/push",
             "application/x-protobuf",
             loki_body,
+        ),
+        (
+            "Loki protobuf + snappy, lines parsed (no level label)",
+            "/loki/api/v1/push",
+            "application/x-protobuf",
+            loki_lines_body,
         ),
     ];
     for (name, path, content_type, build) in protocols {

@@ -128,9 +128,10 @@ const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LAST_RETRY: Duration = Duration::from_secs(5);
 
 /// Once batches stop coming for this long, what they brought is committed
-/// without waiting for the next tick, so the end of a burst (and an HTTP
-/// ingest's answer) does not wait up to a whole interval. While batches keep
-/// coming, commits stay one per interval.
+/// without waiting for the next tick, so the end of a burst does not wait
+/// up to a whole interval. While batches keep coming, commits stay one per
+/// interval, but for batches a request waits for (HTTP ingest), which go at
+/// once.
 const IDLE_COMMIT: Duration = Duration::from_millis(5);
 
 /// A commit handed to the store, and the requests waiting for it.
@@ -197,7 +198,10 @@ pub async fn run_aggregator(
                     accept(&mut order, &mut pending, &mut totals, &mut caps, finished);
                     idle.as_mut().reset(tokio::time::Instant::now() + IDLE_COMMIT);
                     idle_armed = true;
-                    false
+                    // A request waits for its batches: they are committed at
+                    // once, and what comes meanwhile with the next commit
+                    // (group commit), rather than at the end of a burst.
+                    !pending.acks.is_empty()
                 }
                 Err(_) => break,
             },
