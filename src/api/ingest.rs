@@ -57,7 +57,8 @@ pub async fn ingest(
     let envelopes = matches!(parser, Parser::Auto { .. });
     let shipment = decoded(move || {
         let mut shipment = Shipment::new(limits);
-        crate::ingest::records::read(&body, envelopes, &mut shipment);
+        shipment.envelopes = envelopes;
+        crate::ingest::records::read(&body, &mut shipment);
         Ok(shipment)
     })
     .await?;

@@ -14,7 +14,7 @@ use super::{ApiError, AppState};
 use crate::config::{LokiSettings, OtlpSettings};
 use crate::ingest::shipped::Shipment;
 use crate::ingest::{loki, otlp};
-use crate::pipeline::ParserHandle;
+use crate::pipeline::{Parser, ParserHandle};
 
 /// What the shipper endpoints read records with.
 pub struct Shippers {
@@ -57,14 +57,16 @@ async fn export(
     committing(state)?;
     let (body, _room) = read_body(state, headers, body, false).await?;
     let (limits, settings) = (shipment_limits(state), state.shippers.otlp.clone());
+    let parser = state.shippers.otlp_parser.current().ok();
+    let envelopes = matches!(parser, Some(Parser::Auto { .. }));
     let shipment = decoded(move || {
         let mut shipment = Shipment::new(limits);
+        shipment.envelopes = envelopes;
         otlp::decode(&body, encoding, &settings, &mut shipment).map_err(ApiError::BadRequest)?;
         Ok(shipment)
     })
     .await?;
     let first_refusal = shipment.first_refusal.clone();
-    let parser = state.shippers.otlp_parser.current().ok();
     let counted = send_groups(state, shipment.into_groups(), parser.as_ref()).await?;
     let partial_success = (counted.invalid > 0).then(|| ExportLogsPartialSuccess {
         rejected_log_records: counted.invalid as i64,
@@ -92,8 +94,11 @@ pub async fn loki_push(State(state): State<AppState>, headers: HeaderMap, body: 
     let (body, _room) = read_body(&state, headers, body, compressed).await?;
     let limit = state.ingest_limits.max_body_bytes;
     let (limits, settings) = (shipment_limits(&state), state.shippers.loki.clone());
+    let parser = state.shippers.loki_parser.current().ok();
+    let envelopes = matches!(parser, Some(Parser::Auto { .. }));
     let shipment = decoded(move || {
         let mut shipment = Shipment::new(limits);
+        shipment.envelopes = envelopes;
         loki::decode(&body, encoding, limit, &settings, &mut shipment).map_err(|refused| match refused {
             loki::Refused::Invalid(message) => ApiError::BadRequest(message),
             loki::Refused::TooLarge(length) => ApiError::TooLarge(format!(
@@ -103,7 +108,6 @@ pub async fn loki_push(State(state): State<AppState>, headers: HeaderMap, body: 
         Ok(shipment)
     })
     .await?;
-    let parser = state.shippers.loki_parser.current().ok();
     send_groups(&state, shipment.into_groups(), parser.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

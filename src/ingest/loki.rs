@@ -175,7 +175,10 @@ impl<'a> StreamNames<'a> {
     ) {
         match self.level.or_else(|| level_of(metadata(), settings)) {
             Some(level) => shipment.record(self.names, level, time_ms),
-            None => shipment.line(self.names, line, time_ms.map_or(ShippedTime::None, ShippedTime::Record)),
+            None => {
+                let time = time_ms.map_or(ShippedTime::None, ShippedTime::Record);
+                super::records::add_line(shipment, self.names, line, time);
+            }
         }
     }
 }

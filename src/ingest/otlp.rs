@@ -68,7 +68,8 @@ pub fn decode(body: &[u8], encoding: Encoding, settings: &OtlpSettings, shipment
                         Some(body) => {
                             line.clear();
                             write_body(&mut line, body);
-                            shipment.line(names, &line, time_ms.map_or(ShippedTime::None, ShippedTime::Record));
+                            let time = time_ms.map_or(ShippedTime::None, ShippedTime::Record);
+                            super::records::add_line(shipment, names, &line, time);
                         }
                     },
                 }

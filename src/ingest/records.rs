@@ -1,10 +1,12 @@
 //! The lines of a `POST /ingest` body: plain lines or NDJSON, or one JSON
 //! array of records (Fluent Bit's `json` format, Vector's `http` sink).
 //! With `envelopes` (the `auto` parser), a JSON record that names no level
-//! of its own is a shipper's envelope around a line: the line under `log` (Fluent Bit's tail, Docker) or
-//! `message` (Vector) is what a parser reads, under the service and
-//! component the record names, at the time the record gives if the line
-//! has none. A record with a level is a structured log line, read whole.
+//! of its own is a shipper's envelope around a line: the line under `log`
+//! (Fluent Bit's tail, Docker) or `message` (Vector) is what a parser
+//! reads, under the service and component the record names, at the time
+//! the record gives if the line has none. A record with a level is a
+//! structured log line, read whole. Loki entries and OTLP bodies that are
+//! such envelopes (Fluent Bit's and Vector's JSON lines) are read alike.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -17,23 +19,31 @@ use serde_json::value::RawValue;
 use super::shipped::{Names, Shipment};
 use crate::pipeline::ShippedTime;
 
-/// Adds every line of `body` to `shipment`, the lines of envelopes rather
-/// than the envelopes if `envelopes`.
-pub fn read(body: &[u8], envelopes: bool, shipment: &mut Shipment) {
+/// Adds every line of `body` to `shipment`.
+pub fn read(body: &[u8], shipment: &mut Shipment) {
     if let Some(records) = json_array(body) {
         for record in records {
-            read_record(record.get(), envelopes, shipment);
+            read_record(record.get(), shipment);
         }
         return;
     }
     // The body is complete: a last line without a newline is a line.
     let lines = body.strip_suffix(b"\n").unwrap_or(body);
     for line in lines.split(|&b| b == b'\n') {
-        let wraps = envelopes && might_wrap_a_line(line);
-        match wraps.then(|| envelope(line)).flatten() {
-            Some(envelope) => envelope.add_to(shipment),
-            None => shipment.line(Names::default(), line, ShippedTime::None),
-        }
+        add_line(shipment, Names::default(), line, ShippedTime::None);
+    }
+}
+
+/// Adds a line a shipper sent; if the shipment reads envelopes, an
+/// envelope's line in its place, under the names the shipper gave, else
+/// the envelope's, at the time the shipper gave, else the envelope's.
+pub fn add_line(shipment: &mut Shipment, names: Names, line: &[u8], time: ShippedTime) {
+    match (shipment.envelopes && might_wrap_a_line(line))
+        .then(|| envelope(line))
+        .flatten()
+    {
+        Some(envelope) => envelope.add_to(shipment, names, time),
+        None => shipment.line(names, line, time),
     }
 }
 
@@ -48,17 +58,14 @@ fn json_array(body: &[u8]) -> Option<Vec<&RawValue>> {
 
 /// One element of a JSON array: a string is a line; an object is an
 /// envelope or a structured line; anything else is invalid.
-fn read_record(record: &str, envelopes: bool, shipment: &mut Shipment) {
+fn read_record(record: &str, shipment: &mut Shipment) {
     match record.as_bytes()[0] {
         b'"' => match serde_json::from_str::<Cow<str>>(record) {
             Ok(line) => shipment.line(Names::default(), line.as_bytes(), ShippedTime::None),
             Err(_) => shipment.reject(),
         },
-        b'{' => match envelopes.then(|| envelope(record.as_bytes())).flatten() {
-            Some(envelope) => envelope.add_to(shipment),
-            // Its newlines are whitespace between tokens: a record is one line.
-            None => shipment.line(Names::default(), record.as_bytes(), ShippedTime::None),
-        },
+        // Its newlines are whitespace between tokens: a record is one line.
+        b'{' => add_line(shipment, Names::default(), record.as_bytes(), ShippedTime::None),
         _ => shipment.reject(),
     }
 }
@@ -82,14 +89,21 @@ struct Envelope<'a> {
 }
 
 impl Envelope<'_> {
-    fn add_to(&self, shipment: &mut Shipment) {
+    /// Adds its line, under `given` names where there are, at `time` if
+    /// that is a time.
+    fn add_to(&self, shipment: &mut Shipment, given: Names, time: ShippedTime) {
         let names = Names {
-            service: self.service.as_ref().map(|(_, name)| name.as_ref()),
-            component: self.component.as_ref().map(|(_, name)| name.as_ref()),
+            service: given.service.or(self.service.as_ref().map(|(_, name)| name.as_ref())),
+            component: given
+                .component
+                .or(self.component.as_ref().map(|(_, name)| name.as_ref())),
         };
         // Docker's `log` ends with the line's newline.
         let line = self.line.trim_end_matches(['\n', '\r']);
-        let time = self.time.map_or(ShippedTime::None, |(_, ms)| ShippedTime::Envelope(ms));
+        let time = match (time, self.time) {
+            (ShippedTime::None, Some((_, ms))) => ShippedTime::Envelope(ms),
+            (time, _) => time,
+        };
         shipment.line(names, line.as_bytes(), time);
     }
 }
@@ -301,7 +315,8 @@ mod tests {
             batch_bytes: 1 << 20,
             max_line_bytes: 1000,
         });
-        read(body.as_bytes(), envelopes, &mut shipment);
+        shipment.envelopes = envelopes;
+        read(body.as_bytes(), &mut shipment);
         shipment
             .into_groups()
             .into_iter()

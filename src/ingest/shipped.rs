@@ -22,6 +22,10 @@ pub struct Shipment {
     /// with the reason of the first.
     pub refused: u64,
     pub first_refusal: Option<String>,
+    /// Lines that are a shipper's JSON envelope are read for the line they
+    /// wrap ([`super::records::add_line`]): for the `auto` parser, which
+    /// finds that line's format; a named parser reads what was sent.
+    pub envelopes: bool,
 }
 
 /// The size of batches, as the pipeline settings say.
@@ -56,6 +60,7 @@ impl Shipment {
             last: 0,
             refused: 0,
             first_refusal: None,
+            envelopes: false,
         }
     }
 

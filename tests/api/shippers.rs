@@ -107,10 +107,15 @@ fn otel_records(count: usize, seed: u64, truth: &mut Truth) -> (Vec<OtelScope>, 
                 }
                 2 => {
                     // Only a body, a JSON line: the plugin reads it; the
-                    // resource's and scope's names win over the line's.
-                    record.body = Some(OtelBody::Text(format!(
-                        r#"{{"level":"{spelling}","service":"from-line","component":"line-part","msg":"x"}}"#
-                    )));
+                    // resource's and scope's names win over the line's. Or
+                    // that line in Docker's envelope, as Fluent Bit's
+                    // tail sends it.
+                    let line =
+                        format!(r#"{{"level":"{spelling}","service":"from-line","component":"line-part","msg":"x"}}"#);
+                    record.body = Some(OtelBody::Text(match rng.below(2) {
+                        0 => line,
+                        _ => json!({ "log": format!("{line}\n"), "stream": "stdout" }).to_string(),
+                    }));
                     let component = component.or(Some("line-part"));
                     count(truth, service.unwrap_or("from-line"), component, spelled_level);
                 }
@@ -484,9 +489,14 @@ fn loki_streams(count: usize, seed: u64, truth: &mut Truth) -> Vec<LokiStream> {
             let metadata = (rng.below(3) == 0).then(|| SPELLINGS[rng.below(SPELLINGS.len())]);
             let metadata_level = metadata.map(|(_, level)| level).filter(|level| *level != "UNKNOWN");
             let broken = rng.below(8) == 0;
-            let line = match broken {
-                true => "{\"level\": broken".to_owned(),
-                false => format!(r#"{{"level":"{spelling}","service":"from-line","component":"line-part","msg":"m"}}"#),
+            let json_line =
+                format!(r#"{{"level":"{spelling}","service":"from-line","component":"line-part","msg":"m"}}"#);
+            let line = match (broken, rng.below(3)) {
+                (true, _) => "{\"level\": broken".to_owned(),
+                // Fluent Bit's `loki` output, line_format json: the record
+                // with the line under `log`.
+                (false, 0) => json!({ "log": json_line, "stream": "stderr" }).to_string(),
+                (false, _) => json_line,
             };
             let names_level = stream_level.or(metadata_level);
             let service = service.unwrap_or(if names_level.is_some() { "unknown" } else { "from-line" });
