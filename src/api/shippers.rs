@@ -32,7 +32,8 @@ const JSON: &str = "application/json";
 /// content type; errors are a `google.rpc.Status`, as OTLP/HTTP says.
 pub async fn otlp_logs(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let encoding = match media_type(&headers).as_deref() {
-        Some(PROTOBUF) => otlp::Encoding::Protobuf,
+        // The second is what some clients send.
+        Some(PROTOBUF | "application/protobuf") => otlp::Encoding::Protobuf,
         Some(JSON) => otlp::Encoding::Json,
         other => {
             let error = ApiError::UnsupportedMediaType(format!(
