@@ -11,6 +11,7 @@ mod plugins;
 pub mod server;
 mod shippers;
 mod stats;
+mod timeseries;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -83,6 +84,9 @@ pub struct IngestLimits {
 pub fn router(state: AppState) -> Router {
     let reads = Router::new()
         .route("/stats", get(stats::get_stats))
+        // Before the service's page: these names are not services'.
+        .route("/stats/timeseries", get(timeseries::get_timeseries))
+        .route("/stats/top", get(timeseries::get_top))
         .route("/stats/{service}", get(stats::get_service))
         .route("/sources", get(stats::get_sources))
         .route("/plugins", get(plugins::list_plugins))

@@ -193,7 +193,7 @@ pub async fn get_service(
 }
 
 /// Runs a store read off the async threads.
-async fn read<T: Send + 'static>(
+pub(super) async fn read<T: Send + 'static>(
     state: &AppState,
     query: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -1,6 +1,8 @@
 //! Key-value backends (sled, memory): the layout of [`keys`] over a sorted
 //! map of bytes, and the [`Store`] every such map provides.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use super::{
@@ -25,6 +27,9 @@ pub trait KvStore: Send + Sync + 'static {
     /// `prefix`, in key order: without reading the others.
     fn scan_prefix_last(&self, prefix: &[u8], count: usize) -> Result<Vec<Entry>, StoreError>;
 
+    /// Every (key, value) with `from <= key < to`, in key order.
+    fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Vec<Entry>, StoreError>;
+
     /// The counter under `key` (0 when absent).
     fn counter(&self, key: &[u8]) -> Result<u64, StoreError> {
         stored_counter(key, self.get(key)?)
@@ -33,6 +38,47 @@ pub trait KvStore: Send + Sync + 'static {
 
 /// A stored (key, value) pair.
 pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// What the per-minute reads share.
+trait MinuteReads: KvStore {
+    /// Every service with lines, once each.
+    fn services(&self) -> Result<Vec<String>, StoreError> {
+        let mut services: Vec<String> = Vec::new();
+        for (key, _) in self.scan_prefix(keys::COMPONENT_PREFIX)? {
+            let (service, _) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
+            if services.last().is_none_or(|last| last != service) {
+                services.push(service.to_owned());
+            }
+        }
+        Ok(services)
+    }
+
+    /// `service`'s minutes starting in `from_ms..to_ms`, from the hour
+    /// keys that hold them.
+    fn service_minutes(&self, service: &str, from_ms: i64, to_ms: i64) -> Result<Vec<MinuteCounts>, StoreError> {
+        let prefix = keys::hour_service_prefix(service);
+        let first_hour = from_ms.div_euclid(keys::HOUR_MS) * keys::HOUR_MS;
+        let mut minutes = Vec::new();
+        if from_ms >= to_ms {
+            return Ok(minutes);
+        }
+        for (key, value) in self.scan_range(&keys::hour(service, first_hour), &keys::hour(service, to_ms))? {
+            let hour_ms = keys::parse_hour(&key, &prefix).ok_or_else(|| StoreError::corrupt(&key))?;
+            let hour = keys::decode_hour(&value).ok_or_else(|| StoreError::corrupt(&key))?;
+            minutes.extend(
+                hour.into_iter()
+                    .map(|(minute, counts)| MinuteCounts {
+                        start_ms: hour_ms + i64::from(minute) * 60_000,
+                        counts,
+                    })
+                    .filter(|minute| (from_ms..to_ms).contains(&minute.start_ms)),
+            );
+        }
+        Ok(minutes)
+    }
+}
+
+impl<S: KvStore + ?Sized> MinuteReads for S {}
 
 /// A key and its new value (`None`: removed).
 pub type Write = (Vec<u8>, Option<Vec<u8>>);
@@ -132,6 +178,42 @@ impl<T: KvStore> Store for T {
         }
         minutes.drain(..minutes.len().saturating_sub(count));
         Ok(minutes)
+    }
+
+    fn minutes_between(
+        &self,
+        service: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<MinuteCounts>, StoreError> {
+        let services = match service {
+            Some(service) => vec![service.to_owned()],
+            None => self.services()?,
+        };
+        let mut minutes: BTreeMap<i64, LevelCounts> = BTreeMap::new();
+        for service in &services {
+            for minute in self.service_minutes(service, from_ms, to_ms)? {
+                add_counts(minutes.entry(minute.start_ms).or_default(), &minute.counts);
+            }
+        }
+        Ok(minutes
+            .into_iter()
+            .map(|(start_ms, counts)| MinuteCounts { start_ms, counts })
+            .collect())
+    }
+
+    fn services_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, LevelCounts)>, StoreError> {
+        let mut services = Vec::new();
+        for service in self.services()? {
+            let mut total = LevelCounts::default();
+            for minute in self.service_minutes(&service, from_ms, to_ms)? {
+                add_counts(&mut total, &minute.counts);
+            }
+            if total.iter().any(|&n| n > 0) {
+                services.push((service, total));
+            }
+        }
+        Ok(services)
     }
 
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {

@@ -34,6 +34,14 @@ impl KvStore for MemoryStore {
         Ok(last)
     }
 
+    fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Vec<Entry>, StoreError> {
+        let entries = self.entries.lock().expect("store lock poisoned");
+        Ok(entries
+            .range(from.to_vec()..to.to_vec())
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect())
+    }
+
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         let entries = self.entries.lock().expect("store lock poisoned");
         Ok(entries

@@ -346,6 +346,16 @@ pub trait Store: Send + Sync + 'static {
     /// without reading the others.
     fn last_minutes(&self, service: &str, count: usize) -> Result<Vec<MinuteCounts>, StoreError>;
 
+    /// The minutes starting in `from_ms..to_ms` that have lines, oldest
+    /// first: of `service`, or of every service summed; reading only the
+    /// hours they are in.
+    fn minutes_between(&self, service: Option<&str>, from_ms: i64, to_ms: i64)
+    -> Result<Vec<MinuteCounts>, StoreError>;
+
+    /// Each service's lines in the minutes starting in `from_ms..to_ms`
+    /// (services with none left out), in no particular order.
+    fn services_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, LevelCounts)>, StoreError>;
+
     /// The committed checkpoint of `source`.
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError>;
 

@@ -14,11 +14,12 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 
 use super::sql::{
     CHECKPOINT_COLUMNS, MINUTE_LEVEL_COLUMNS, SqlTypes, add_minute_levels, counted_levels, file_checkpoints,
-    fold_components, minute_levels, minutes_migration, sql_error,
+    fold_components, minute_levels, minutes_migration, sql_error, summed_minute_levels,
 };
 use super::{
     Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, PluginState, Store, StoreError,
 };
+use crate::model::LevelCounts;
 
 /// The schema version this build writes; `logproc_schema` holds the
 /// database's.
@@ -775,6 +776,62 @@ impl Store for PostgresStore {
                         start_ms: row.try_get::<_, i64>(0)? * 1000,
                         counts: minute_levels(levels),
                     })
+                })
+                .collect()
+        })
+    }
+
+    fn minutes_between(
+        &self,
+        service: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<MinuteCounts>, StoreError> {
+        let service = service.map(str::to_owned);
+        self.read(move |_, client| async move {
+            let statement = client
+                .prepare_cached(&format!(
+                    "SELECT extract(epoch FROM minute)::bigint, {} FROM minutes
+                     WHERE minute >= to_timestamp($1::bigint / 1000.0) AND minute < to_timestamp($2::bigint / 1000.0)
+                       AND ($3::text IS NULL OR service = $3)
+                     GROUP BY minute ORDER BY minute",
+                    summed_minute_levels()
+                ))
+                .await?;
+            let rows = client.query(&statement, &[&from_ms, &to_ms, &service]).await?;
+            rows.iter()
+                .map(|row| {
+                    let mut levels = [0i64; 7];
+                    for (index, n) in levels.iter_mut().enumerate() {
+                        *n = row.try_get(index + 1)?;
+                    }
+                    Ok(MinuteCounts {
+                        start_ms: row.try_get::<_, i64>(0)? * 1000,
+                        counts: minute_levels(levels),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn services_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, LevelCounts)>, StoreError> {
+        self.read(move |_, client| async move {
+            let statement = client
+                .prepare_cached(&format!(
+                    "SELECT service, {} FROM minutes
+                     WHERE minute >= to_timestamp($1::bigint / 1000.0) AND minute < to_timestamp($2::bigint / 1000.0)
+                     GROUP BY service",
+                    summed_minute_levels()
+                ))
+                .await?;
+            let rows = client.query(&statement, &[&from_ms, &to_ms]).await?;
+            rows.iter()
+                .map(|row| {
+                    let mut levels = [0i64; 7];
+                    for (index, n) in levels.iter_mut().enumerate() {
+                        *n = row.try_get(index + 1)?;
+                    }
+                    Ok((row.try_get(0)?, minute_levels(levels)))
                 })
                 .collect()
         })

@@ -237,6 +237,17 @@ impl KvStore for SledStore {
         })
     }
 
+    fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Vec<Entry>, StoreError> {
+        self.read(|db| {
+            db.range(from..to)
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    Ok((key.to_vec(), value.to_vec()))
+                })
+                .collect()
+        })
+    }
+
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         self.read(|db| {
             db.scan_prefix(prefix)

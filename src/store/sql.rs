@@ -105,6 +105,16 @@ pub fn minutes_migration(types: &SqlTypes) -> String {
     )
 }
 
+/// The level columns of `minutes`, each summed (as a 64-bit integer, which
+/// PostgreSQL's `sum` of bigints is not).
+pub fn summed_minute_levels() -> String {
+    MINUTE_LEVEL_COLUMNS
+        .split(", ")
+        .map(|column| format!("CAST(sum({column}) AS BIGINT)"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A `minutes` row's level columns as per-level counts.
 pub fn minute_levels(columns: [i64; 7]) -> LevelCounts {
     columns.map(|n| n as u64)

@@ -9,11 +9,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql::{
     CHECKPOINT_COLUMNS, MINUTE_LEVEL_COLUMNS, SqlTypes, add_minute_levels, counted_levels, file_checkpoints,
-    fold_components, minute_levels, minutes_migration, sql_error,
+    fold_components, minute_levels, minutes_migration, sql_error, summed_minute_levels,
 };
 use super::{
     Checkpoint, Commit, ComponentCounts, FileCounts, FileKey, Fingerprint, MinuteCounts, PluginState, Store, StoreError,
 };
+use crate::model::LevelCounts;
 
 /// The schema version this build writes; `logproc_schema` holds the one a
 /// file has.
@@ -136,6 +137,12 @@ impl SqliteStore {
     fn error(&self, error: rusqlite::Error) -> StoreError {
         sql_error(&self.path.display().to_string(), error)
     }
+}
+
+/// Epoch ms as the seconds of `minute` that are at or after it: `minute >=
+/// ceil_seconds(ms)` is `minute * 1000 >= ms`, on the column's index.
+fn ceil_seconds(ms: i64) -> i64 {
+    ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0)
 }
 
 /// Takes the file's exclusive lock, or says who holds it.
@@ -356,6 +363,52 @@ impl Store for SqliteStore {
                     start_ms: row.get::<_, i64>(0)? * 1000,
                     counts: minute_levels(levels),
                 })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn minutes_between(
+        &self,
+        service: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<MinuteCounts>, StoreError> {
+        let (from, to) = (ceil_seconds(from_ms), ceil_seconds(to_ms));
+        self.read(|db| {
+            let mut statement = db.prepare_cached(&format!(
+                "SELECT minute, {} FROM minutes
+                 WHERE minute >= ?1 AND minute < ?2 AND (?3 IS NULL OR service = ?3)
+                 GROUP BY minute ORDER BY minute",
+                summed_minute_levels()
+            ))?;
+            let rows = statement.query_map(params![from, to, service], |row| {
+                let mut levels = [0i64; 7];
+                for (index, n) in levels.iter_mut().enumerate() {
+                    *n = row.get(index + 1)?;
+                }
+                Ok(MinuteCounts {
+                    start_ms: row.get::<_, i64>(0)? * 1000,
+                    counts: minute_levels(levels),
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn services_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, LevelCounts)>, StoreError> {
+        let (from, to) = (ceil_seconds(from_ms), ceil_seconds(to_ms));
+        self.read(|db| {
+            let mut statement = db.prepare_cached(&format!(
+                "SELECT service, {} FROM minutes WHERE minute >= ?1 AND minute < ?2 GROUP BY service",
+                summed_minute_levels()
+            ))?;
+            let rows = statement.query_map(params![from, to], |row| {
+                let mut levels = [0i64; 7];
+                for (index, n) in levels.iter_mut().enumerate() {
+                    *n = row.get(index + 1)?;
+                }
+                Ok((row.get(0)?, minute_levels(levels)))
             })?;
             rows.collect()
         })

@@ -25,5 +25,6 @@ mod shippers;
 mod sql_queries;
 mod stats_api;
 mod store_copy;
+mod timeseries;
 mod truth;
 mod wat_plugin;
