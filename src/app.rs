@@ -146,6 +146,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
             max_line_bytes: settings.pipeline.max_line_bytes,
         },
         health: pipeline.health.clone(),
+        pipeline_metrics: pipeline.metrics.clone(),
+        http_metrics: Arc::default(),
         stats_cache: Arc::default(),
         bodies: api::BodyBudget::new(
             settings.server.max_body_bytes_in_flight,

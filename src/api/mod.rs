@@ -7,6 +7,7 @@ mod encoding;
 mod error;
 mod generator;
 mod ingest;
+mod metrics;
 mod plugins;
 pub mod server;
 mod shippers;
@@ -25,6 +26,7 @@ use tokio_util::task::TaskTracker;
 pub use auth::Tokens;
 pub use body::BodyBudget;
 pub use error::ApiError;
+pub use metrics::HttpMetrics;
 pub use shippers::Shippers;
 
 use crate::pipeline::{Batch, ParserHandle, Parsers};
@@ -53,6 +55,10 @@ pub struct AppState {
     pub stats_cache: Arc<stats::StatsCache>,
     /// Whether commits go through (`/healthz`; ingest waits while not).
     pub health: Arc<crate::pipeline::aggregator::CommitHealth>,
+    /// What the pipeline committed, and how commits went (`/metrics`).
+    pub pipeline_metrics: Arc<crate::pipeline::metrics::PipelineMetrics>,
+    /// Requests answered (`/metrics`).
+    pub http_metrics: Arc<HttpMetrics>,
     /// Bearer tokens of the read and ingest endpoints.
     pub tokens: Tokens,
     /// Files of the watch directory that no route matches, with the reason.
@@ -89,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/stats/top", get(timeseries::get_top))
         .route("/stats/{service}", get(stats::get_service))
         .route("/sources", get(stats::get_sources))
+        .route("/metrics", get(metrics::get_metrics))
         .route("/plugins", get(plugins::list_plugins))
         .route("/ws/logs", get(generator::ws_logs))
         .route_layer(from_fn_with_state(state.clone(), auth::require_read));
@@ -109,5 +116,6 @@ pub fn router(state: AppState) -> Router {
         .merge(ingest)
         .fallback(stats::not_found)
         .method_not_allowed_fallback(stats::method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), metrics::count_requests))
         .with_state(state)
 }

@@ -103,29 +103,33 @@ pub async fn get_stats(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let page = query.page("services")?;
-    let (stats, json) = {
-        // What the store holds, read from it: a reader that has seen a
-        // commit elsewhere (a checkpoint in /sources) sees it here too.
-        let seq = read(&state, |store| Ok((store.last_commit_seq()?, store.others_version()?))).await?;
-        let mut latest = state.stats_cache.latest.lock().await;
-        match &*latest {
-            Some(cached) if cached.seq == seq => (cached.stats.clone(), cached.json.clone()),
-            _ => {
-                let stats = Arc::new(read(&state, stats::read_stats).await?);
-                let json = Bytes::from(serde_json::to_vec(&*stats).map_err(anyhow::Error::from)?);
-                *latest = Some(CachedStats {
-                    seq,
-                    stats: stats.clone(),
-                    json: json.clone(),
-                });
-                (stats, json)
-            }
-        }
-    };
+    let (stats, json) = current_stats(&state).await?;
     Ok(match page {
         None => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Some(page) => Json(stats.page(page)).into_response(),
     })
+}
+
+/// `/stats` as of the last commit, and its JSON: from the cache while no
+/// commit came since.
+pub(super) async fn current_stats(state: &AppState) -> Result<(Arc<Stats>, Bytes), ApiError> {
+    // What the store holds, read from it: a reader that has seen a commit
+    // elsewhere (a checkpoint in /sources) sees it here too.
+    let seq = read(state, |store| Ok((store.last_commit_seq()?, store.others_version()?))).await?;
+    let mut latest = state.stats_cache.latest.lock().await;
+    if let Some(cached) = &*latest
+        && cached.seq == seq
+    {
+        return Ok((cached.stats.clone(), cached.json.clone()));
+    }
+    let stats = Arc::new(read(state, stats::read_stats).await?);
+    let json = Bytes::from(serde_json::to_vec(&*stats).map_err(anyhow::Error::from)?);
+    *latest = Some(CachedStats {
+        seq,
+        stats: stats.clone(),
+        json: json.clone(),
+    });
+    Ok((stats, json))
 }
 
 /// Checkpoints, and the files of the watch directory that are not read.

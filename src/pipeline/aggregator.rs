@@ -9,6 +9,7 @@ use tracing::{debug, error, info, warn};
 
 use super::Done;
 use super::batch::{Ack, Counted, Progress, SourceId};
+use super::metrics::{LinesByKind, PipelineMetrics, kind_of};
 use super::names::NameCaps;
 use crate::model::Delta;
 use crate::store::{Checkpoint, Commit, FileCounts, Store, StoreError};
@@ -28,6 +29,7 @@ struct Pending {
     checkpoints: BTreeMap<String, Option<Checkpoint>>,
     /// Told once the commit that holds their batch succeeds.
     acks: Vec<(Ack, Counted)>,
+    lines: LinesByKind,
 }
 
 /// Each file's counts so far (committed or pending), which its next
@@ -69,6 +71,9 @@ impl Pending {
                 self.checkpoints.insert(done.source.to_string(), None);
             }
         }
+        let kind = &mut self.lines[kind_of(done.source.as_ref())];
+        kind[0] += done.delta.parsed;
+        kind[1] += done.delta.invalid;
         if let Some(ack) = done.ack {
             self.acks.push((
                 ack,
@@ -138,6 +143,7 @@ const IDLE_COMMIT: Duration = Duration::from_millis(5);
 struct Written {
     commit: Arc<Commit>,
     acks: Vec<(Ack, Counted)>,
+    lines: LinesByKind,
 }
 
 /// Runs until every sender of `done` is gone, then commits what remains.
@@ -154,6 +160,7 @@ pub async fn run_aggregator(
     mut last_seq: u64,
     mut caps: NameCaps,
     health: Arc<CommitHealth>,
+    metrics: Arc<PipelineMetrics>,
 ) -> anyhow::Result<()> {
     let mut order: HashMap<SourceId, SourceOrder> = HashMap::new();
     let mut pending = Pending::default();
@@ -174,7 +181,7 @@ pub async fn run_aggregator(
     loop {
         if let Some((written, wait)) = failed.take() {
             tokio::time::sleep(wait).await;
-            match write(&store, &written.commit).await {
+            match write(&store, &written, &metrics).await {
                 Ok(()) => {
                     last_seq = written.commit.seq;
                     release(written, &health);
@@ -182,6 +189,7 @@ pub async fn run_aggregator(
                     info!("Commits go through again; nothing was lost.");
                 }
                 Err(error) => {
+                    metrics.failed();
                     let error = format!("{error:#}");
                     if health.failing().as_ref() != Some(&error) {
                         warn!(%error, "Commit failed again; will retry.");
@@ -221,6 +229,7 @@ pub async fn run_aggregator(
                     }
                     Err(error) => {
                         // Kept, and tried again as it is.
+                        metrics.failed();
                         let error = format!("{error:#}");
                         error!(%error, "Commit failed: nothing more is read or accepted until it goes through (retrying).");
                         health.set(Some(error));
@@ -238,8 +247,9 @@ pub async fn run_aggregator(
             continue;
         }
         if let Some(written) = take_commit(&mut pending, last_seq + 1) {
-            let (store, commit) = (store.clone(), written.commit.clone());
-            let task = tokio::task::spawn_blocking(move || store.commit(&commit));
+            let (store, commit, metrics) = (store.clone(), written.commit.clone(), metrics.clone());
+            let lines = written.lines;
+            let task = tokio::task::spawn_blocking(move || timed_commit(store.as_ref(), &commit, &lines, &metrics));
             in_flight = Some((written, task));
         }
     }
@@ -259,7 +269,7 @@ pub async fn run_aggregator(
             Some(written)
         }
         (None, Some((written, _))) => {
-            write(&store, &written.commit).await?;
+            write(&store, &written, &metrics).await?;
             Some(written)
         }
         (None, None) => None,
@@ -269,7 +279,7 @@ pub async fn run_aggregator(
         release(written, &health);
     }
     if let Some(written) = take_commit(&mut pending, last_seq + 1) {
-        write(&store, &written.commit).await?;
+        write(&store, &written, &metrics).await?;
         release(written, &health);
     }
     Ok(())
@@ -324,6 +334,7 @@ fn take_commit(pending: &mut Pending, seq: u64) -> Option<Written> {
     let written = Written {
         commit: Arc::new(Commit::new(seq, &taken.delta, taken.checkpoints)),
         acks: taken.acks,
+        lines: taken.lines,
     };
     if written.commit.is_empty() {
         release_acks(written.acks);
@@ -332,10 +343,25 @@ fn take_commit(pending: &mut Pending, seq: u64) -> Option<Written> {
     Some(written)
 }
 
-/// Applies `commit` off the async threads.
-async fn write(store: &Arc<dyn Store>, commit: &Arc<Commit>) -> anyhow::Result<()> {
-    let (store, commit) = (store.clone(), commit.clone());
-    tokio::task::spawn_blocking(move || store.commit(&commit)).await??;
+/// Applies `written`'s commit off the async threads.
+async fn write(store: &Arc<dyn Store>, written: &Written, metrics: &Arc<PipelineMetrics>) -> anyhow::Result<()> {
+    let (store, commit, metrics) = (store.clone(), written.commit.clone(), metrics.clone());
+    let lines = written.lines;
+    tokio::task::spawn_blocking(move || timed_commit(store.as_ref(), &commit, &lines, &metrics)).await??;
+    Ok(())
+}
+
+/// Applies `commit`, and counts it and its `lines` in `metrics` once it
+/// goes through.
+fn timed_commit(
+    store: &dyn Store,
+    commit: &Commit,
+    lines: &LinesByKind,
+    metrics: &PipelineMetrics,
+) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    store.commit(commit)?;
+    metrics.committed(lines, started.elapsed());
     Ok(())
 }
 

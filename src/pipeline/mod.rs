@@ -3,6 +3,7 @@
 
 pub mod aggregator;
 pub mod batch;
+pub mod metrics;
 pub mod names;
 pub mod route;
 pub mod worker;
@@ -32,6 +33,8 @@ pub struct Pipeline {
     pub batches: async_channel::Sender<Batch>,
     /// Whether commits go through.
     pub health: Arc<aggregator::CommitHealth>,
+    /// What was committed, and how commits went (`/metrics`).
+    pub metrics: Arc<metrics::PipelineMetrics>,
     workers: Vec<std::thread::JoinHandle<()>>,
     aggregator: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -47,6 +50,7 @@ impl Pipeline {
             settings.pipeline.max_components_per_service,
         )?;
         let health = Arc::new(aggregator::CommitHealth::new(last_seq));
+        let metrics = Arc::new(metrics::PipelineMetrics::default());
         let queue_batches = settings.pipeline.queue_batches;
         let (batches, batch_queue) = async_channel::bounded(queue_batches);
         let (done_tx, done_rx) = async_channel::bounded(queue_batches);
@@ -65,10 +69,12 @@ impl Pipeline {
             last_seq,
             caps,
             health.clone(),
+            metrics.clone(),
         ));
         Ok(Pipeline {
             batches,
             health,
+            metrics,
             workers,
             aggregator,
         })

@@ -14,6 +14,7 @@ mod generator;
 mod helpers;
 mod hot_swap;
 mod ingest;
+mod metrics;
 mod pg;
 mod plugins;
 mod postgres;
