@@ -416,10 +416,17 @@ pub struct ProcessedFile {
 /// without newline included). `parser` forces one parser for every file;
 /// without it the routes choose, and `auto` reads files that no route
 /// matches.
-pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&str>) -> anyhow::Result<Processed> {
+pub async fn process(
+    settings: &Settings,
+    files: Vec<PathBuf>,
+    parser: Option<&str>,
+    progress: bool,
+) -> anyhow::Result<Processed> {
+    let mut total_bytes = 0;
     for file in &files {
         let metadata = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
         anyhow::ensure!(metadata.is_file(), "cannot read {}: not a regular file", file.display());
+        total_bytes += metadata.len();
     }
     let parsers = load_plugins(settings).await?;
     let (router, fallback) = match parser {
@@ -436,6 +443,9 @@ pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&s
     let pipeline = Pipeline::start(store.clone(), settings)?;
     let batches = pipeline.batches.clone();
     let limits = read_limits(settings);
+    let bytes_read = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let shown =
+        progress.then(|| crate::progress::Progress::start(total_bytes, bytes_read.clone(), pipeline.metrics.clone()));
     let reading = tokio::task::spawn_blocking(move || {
         let never = CancellationToken::new();
         let mut read = Vec::new();
@@ -455,6 +465,7 @@ pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&s
                 parser.clone(),
                 Default::default(),
             );
+            reader.bytes_read = Some(bytes_read.clone());
             reader
                 .read_available(&batches, limits, LastLine::Complete, &never)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -472,6 +483,9 @@ pub async fn process(settings: &Settings, files: Vec<PathBuf>, parser: Option<&s
         warn!("Reading stopped early.");
     }
     pipeline.finish().await?;
+    if let Some(shown) = shown {
+        shown.finish();
+    }
     Ok(Processed {
         store,
         files: read_result?,

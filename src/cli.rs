@@ -207,6 +207,9 @@ pub struct ProcessArgs {
     /// Also print, to stderr, the format chosen for each file, its counts, and its first invalid lines with the reasons.
     #[arg(long)]
     pub explain: bool,
+    /// No progress bar (shown on stderr when it is a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Files to count.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,

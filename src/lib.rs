@@ -14,6 +14,7 @@
 //! - [`model`]: levels and the per-batch `Delta` of counts.
 //! - [`store`]: the storage trait, its key layout, sled and in-memory backends.
 //! - [`stats`]: the statistics documents, read from a store.
+//! - [`progress`]: the progress bar of `logproc process`.
 //! - [`api`]: the HTTP routes.
 //! - [`generator`]: realistic synthetic logs, over WebSocket and into files.
 //! - [`time`]: epoch milliseconds and RFC 3339.
@@ -30,6 +31,7 @@ pub mod ingest;
 pub mod model;
 pub mod pipeline;
 pub mod plugin;
+pub mod progress;
 pub mod stats;
 pub mod store;
 pub mod time;

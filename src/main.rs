@@ -152,7 +152,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 !args.detailed || args.format == Format::Json,
                 "--detailed needs --format json (the table shows services only)"
             );
-            let processed = app::process(&settings, args.files, args.parser.as_deref()).await?;
+            let progress = !args.quiet && std::io::stderr().is_terminal();
+            let processed = app::process(&settings, args.files, args.parser.as_deref(), progress).await?;
             if args.explain {
                 let report = logproc::explain::explain(&processed, &settings)?;
                 std::io::stderr().write_all(report.as_bytes())?;

@@ -62,8 +62,7 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
         .collect();
     services.sort_by(|a, b| b.1.iter().sum::<u64>().cmp(&a.1.iter().sum()).then(a.0.cmp(b.0)));
     let mut other = LevelCounts::default();
-    for (name, counts) in services.iter().skip(MAX_SERVICE_LABELS) {
-        let _ = name;
+    for (_, counts) in services.iter().skip(MAX_SERVICE_LABELS) {
         crate::model::add_counts(&mut other, counts);
     }
     let mut labelled: Vec<(&str, LevelCounts)> = services

@@ -172,6 +172,9 @@ pub struct FileReader {
     long_line_read_to: Option<u64>,
     /// The file's size (decompressed) when a read last reached its end.
     pub size_seen: u64,
+    /// Where to add the bytes read from the file (as stored: compressed for
+    /// a `.gz`), for a progress bar.
+    pub bytes_read: Option<Arc<AtomicU64>>,
     /// The fingerprint of the file `offset` is in; `None` until first read.
     pub head: Option<Fingerprint>,
     /// Read through a gzip decoder.
@@ -237,6 +240,7 @@ impl FileReader {
             skipping_long_line: false,
             long_line_read_to: None,
             size_seen: 0,
+            bytes_read: None,
             head: None,
             compressed_done_at: None,
             renamed: false,
@@ -293,8 +297,11 @@ impl FileReader {
             }
         };
         let chunk = (len - start).clamp(MIN_READ_CHUNK as u64, READ_CHUNK as u64) as usize;
-        let mut input = &file;
-        input.seek(SeekFrom::Start(start))?;
+        (&file).seek(SeekFrom::Start(start))?;
+        let mut input = Counting {
+            inner: &file,
+            read: self.bytes_read.clone(),
+        };
         let (sent, _) = self.read_lines(&file, &mut input, start, chunk, batches, limits, last_line, cancel)?;
         if self.renamed && self.offset > 0 {
             self.send(&file, &mut BatchBuilder::default(), self.offset, batches)?;
@@ -367,7 +374,13 @@ impl FileReader {
             self.head = Some(fingerprint(&file, 0)?);
         }
         let mut decoder = Capped {
-            inner: MultiGzDecoder::new(io::BufReader::with_capacity(MIN_READ_CHUNK, &file)),
+            inner: MultiGzDecoder::new(io::BufReader::with_capacity(
+                MIN_READ_CHUNK,
+                Counting {
+                    inner: &file,
+                    read: self.bytes_read.clone(),
+                },
+            )),
             left: limits.max_decompressed_bytes,
         };
         // The decompressed offset can only be reached by decompressing.
@@ -591,5 +604,21 @@ impl FileReader {
         batches.send_blocking(batch).map_err(|_| ReadError::Closed)?;
         self.offset = end_offset;
         Ok(lines)
+    }
+}
+
+/// Reads through `inner`, adding what it reads to `read`.
+struct Counting<R> {
+    inner: R,
+    read: Option<Arc<AtomicU64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        if let Some(total) = &self.read {
+            total.fetch_add(read as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(read)
     }
 }

@@ -307,3 +307,40 @@ fn gzip_files_are_read_decompressed_and_a_cut_one_is_an_error() {
         "{stderr}"
     );
 }
+
+/// `logproc process` with `args` under a pseudo-terminal (util-linux's
+/// `script`), as a person at a terminal runs it: all it wrote.
+fn process_on_a_terminal(args: &str) -> String {
+    let binary = env!("CARGO_BIN_EXE_logproc");
+    // The environment `logproc()` gives, through `script`.
+    let scratch = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let output = std::process::Command::new("script")
+        .args(["-qfec", &format!("{binary} process {args}"), "/dev/null"])
+        .env("COLUMNS", "120")
+        .env("LOGPROC_PLUGINS__DIR", scratch.join("no-plugins"))
+        .env("LOGPROC_PLUGINS__CACHE_DIR", scratch.join("compile-cache"))
+        .output()
+        .expect("run script (util-linux)");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_terminal_shows_progress_and_a_pipe_or_quiet_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.jsonl");
+    let mut truth = Truth::default();
+    std::fs::write(&file, json_lines(100_000, 12, &mut truth)).unwrap();
+    let path = file.to_str().unwrap();
+    let shown = process_on_a_terminal(&format!("--parser json {path}"));
+    for part in ["ETA", "lines/s", "MiB"] {
+        assert!(shown.contains(part), "no `{part}` in {shown:?}");
+    }
+    // The statistics follow, as without a terminal.
+    assert!(shown.contains("(all)"), "{shown}");
+    let quiet = process_on_a_terminal(&format!("--quiet --parser json {path}"));
+    assert!(!quiet.contains("lines/s"), "{quiet}");
+    let piped = process(&["--parser", "json", path]);
+    assert!(piped.status.success());
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("lines/s"));
+}
