@@ -100,6 +100,10 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         shutdown.clone(),
     ));
 
+    if let Some(retention) = settings.retention()? {
+        tokio::spawn(drop_old_minutes(store.clone(), retention, shutdown.clone()));
+    }
+
     let ignored = IgnoredFiles::default();
     let mut watcher = tokio::spawn(watch_dir(WatchContext {
         dir: watch_dir_path,
@@ -244,6 +248,34 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
 /// Keeps the store's record of the plugins this node runs (the SQL
 /// backends' `plugins` table) in line with the catalog, checked every
 /// `interval`, until cancelled.
+/// How often minutes past `storage.retention` are looked for.
+const RETENTION_PASS: Duration = Duration::from_secs(3600);
+
+/// Drops per-minute counts older than `retention`: at start, then once
+/// every [`RETENTION_PASS`].
+async fn drop_old_minutes(store: Arc<dyn Store>, retention: Duration, cancel: CancellationToken) {
+    let mut passes = tokio::time::interval(RETENTION_PASS);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = passes.tick() => {}
+        }
+        let cutoff_ms = crate::time::now_ms() - retention.as_millis() as i64;
+        let writer = store.clone();
+        match tokio::task::spawn_blocking(move || writer.drop_minutes_before(cutoff_ms)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(dropped)) => info!(
+                dropped,
+                before = crate::time::rfc3339_seconds(cutoff_ms),
+                "Dropped per-minute counts past storage.retention (totals are kept)."
+            ),
+            // Tried again at the next pass.
+            Ok(Err(error)) => warn!(%error, "Dropping old per-minute counts failed."),
+            Err(_) => return,
+        }
+    }
+}
+
 async fn record_plugins(catalog: Arc<Catalog>, store: Arc<dyn Store>, interval: Duration, cancel: CancellationToken) {
     let mut recorded = None;
     let mut ticks = tokio::time::interval(interval);

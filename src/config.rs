@@ -76,6 +76,9 @@ pub struct StorageSettings {
     /// Free space the data directory's file system must have for the store
     /// to be opened (at start, and again after a failed write), in MiB.
     pub min_free_mib: u64,
+    /// How long per-minute counts are kept (`30d`, `12h`); `0` keeps them
+    /// all. Totals are kept whatever it says.
+    pub retention: String,
 }
 
 /// `storage.backend`.
@@ -549,6 +552,7 @@ impl Settings {
     /// names those that are set.
     pub fn to_yaml(&self) -> anyhow::Result<String> {
         let mut out = String::from("# logproc's effective settings (logproc serve --print-config).\n");
+        self.retention()?;
         if self.storage.backend == Backend::Postgres {
             anyhow::ensure!(
                 !self.storage.url.trim().is_empty(),
@@ -657,6 +661,7 @@ impl Settings {
                 source.url
             );
         }
+        self.retention()?;
         if self.storage.backend == Backend::Postgres {
             anyhow::ensure!(
                 !self.storage.url.trim().is_empty(),
@@ -681,6 +686,20 @@ impl Settings {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         }
+    }
+
+    /// `storage.retention`: `None` keeps every minute.
+    pub fn retention(&self) -> anyhow::Result<Option<Duration>> {
+        let text = self.storage.retention.trim();
+        if text == "0" {
+            return Ok(None);
+        }
+        let ms = crate::time::parse_duration_ms(text).filter(|ms| *ms >= 3_600_000).ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid configuration: storage.retention `{text}` must be a duration of an hour or more (`30d`, `12h`), or 0 to keep every minute"
+            )
+        })?;
+        Ok(Some(Duration::from_millis(ms as u64)))
     }
 
     pub fn commit_interval(&self) -> Duration {

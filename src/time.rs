@@ -22,6 +22,22 @@ pub fn is_writable(epoch_ms: i64) -> bool {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (the fraction is dropped).
+/// A duration as `90s`, `5m`, `6h` or `7d`, in milliseconds (at most 100
+/// years).
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(unit_at);
+    let unit_ms = match unit {
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    let number: i64 = number.parse().ok()?;
+    number.checked_mul(unit_ms).filter(|ms| *ms <= 100 * 366 * 86_400_000)
+}
+
 pub fn rfc3339_seconds(epoch_ms: i64) -> String {
     let (date, time) = civil(epoch_ms);
     format!("{date}T{time}Z")

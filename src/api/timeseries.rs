@@ -95,29 +95,12 @@ fn instant(name: &str, text: &str, now_ms: i64) -> Result<i64, ApiError> {
         return Ok(now_ms);
     }
     if let Some(ago) = text.strip_prefix('-') {
-        return Ok(now_ms - duration_ms(ago).ok_or_else(bad)?);
+        return Ok(now_ms - crate::time::parse_duration_ms(ago).ok_or_else(bad)?);
     }
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().map_err(|_| bad());
     }
     logproc_levels::time::parse_timestamp(text).map_err(|_| bad())
-}
-
-/// `90s`, `5m`, `6h`, `7d` in milliseconds (at most 100 years).
-fn duration_ms(text: &str) -> Option<i64> {
-    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(unit_at);
-    let unit_ms = match unit {
-        "s" => 1000,
-        "m" => MINUTE_MS,
-        "h" => 60 * MINUTE_MS,
-        "d" => 24 * 60 * MINUTE_MS,
-        _ => return None,
-    };
-    let number: i64 = number.parse().ok()?;
-    number
-        .checked_mul(unit_ms)
-        .filter(|ms| *ms <= 100 * 366 * 24 * 3_600_000)
 }
 
 /// The levels asked for (every level when none is named).
@@ -194,7 +177,7 @@ pub async fn get_timeseries(
     let levels = levels(&params)?;
     let step_ms = match params.one("step")? {
         None => MINUTE_MS,
-        Some(text) => duration_ms(text)
+        Some(text) => crate::time::parse_duration_ms(text)
             .filter(|ms| *ms > 0 && ms % MINUTE_MS == 0)
             .ok_or_else(|| {
                 ApiError::BadRequest(format!(
@@ -353,9 +336,9 @@ mod tests {
         for bad in ["", "-6", "-6w", "yesterday", "-h"] {
             assert!(instant("from", bad, now).is_err(), "{bad}");
         }
-        assert_eq!(duration_ms("15m"), Some(900_000));
-        assert_eq!(duration_ms("1d"), Some(86_400_000));
-        assert_eq!(duration_ms("99999999999999d"), None);
+        assert_eq!(crate::time::parse_duration_ms("15m"), Some(900_000));
+        assert_eq!(crate::time::parse_duration_ms("1d"), Some(86_400_000));
+        assert_eq!(crate::time::parse_duration_ms("99999999999999d"), None);
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub trait KvStore: Send + Sync + 'static {
     /// Every (key, value) with `from <= key < to`, in key order.
     fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Vec<Entry>, StoreError>;
 
+    /// Removes `keys` at once, durably; safe beside commits (the map
+    /// serializes the two). Returns how many it removed: none while the
+    /// map is closed after a failed write.
+    fn remove(&self, keys: Vec<Vec<u8>>) -> Result<u64, StoreError>;
+
     /// The counter under `key` (0 when absent).
     fn counter(&self, key: &[u8]) -> Result<u64, StoreError> {
         stored_counter(key, self.get(key)?)
@@ -214,6 +219,20 @@ impl<T: KvStore> Store for T {
             }
         }
         Ok(services)
+    }
+
+    fn drop_minutes_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        // Hours that end by the cutoff: their keys start before this one's.
+        let last_start = cutoff_ms.div_euclid(keys::HOUR_MS) * keys::HOUR_MS - keys::HOUR_MS;
+        let mut old = Vec::new();
+        for service in self.services()? {
+            let (from, to) = (keys::hour(&service, i64::MIN), keys::hour(&service, last_start + 1));
+            old.extend(self.scan_range(&from, &to)?.into_iter().map(|(key, _)| key));
+        }
+        match old.is_empty() {
+            true => Ok(0),
+            false => self.remove(old),
+        }
     }
 
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {

@@ -34,6 +34,11 @@ impl KvStore for MemoryStore {
         Ok(last)
     }
 
+    fn remove(&self, keys: Vec<Vec<u8>>) -> Result<u64, StoreError> {
+        let mut entries = self.entries.lock().expect("store lock poisoned");
+        Ok(keys.iter().filter(|key| entries.remove(*key).is_some()).count() as u64)
+    }
+
     fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Vec<Entry>, StoreError> {
         let entries = self.entries.lock().expect("store lock poisoned");
         Ok(entries

@@ -356,6 +356,11 @@ pub trait Store: Send + Sync + 'static {
     /// (services with none left out), in no particular order.
     fn services_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, LevelCounts)>, StoreError>;
 
+    /// Drops the per-minute counts of minutes before `cutoff_ms` (totals
+    /// stay): whole hours only where minutes are kept by the hour. Returns
+    /// how many rows or keys went.
+    fn drop_minutes_before(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
+
     /// The committed checkpoint of `source`.
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError>;
 

@@ -837,6 +837,18 @@ impl Store for PostgresStore {
         })
     }
 
+    fn drop_minutes_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        // Row locks order it with commits that add to the same rows.
+        self.read(move |_, client| async move {
+            client
+                .execute(
+                    "DELETE FROM minutes WHERE minute < to_timestamp($1::bigint / 1000.0)",
+                    &[&cutoff_ms],
+                )
+                .await
+        })
+    }
+
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {
         let source = source.to_owned();
         self.read(move |db, client| async move {

@@ -217,6 +217,23 @@ impl KvStore for SledStore {
         written
     }
 
+    fn remove(&self, keys: Vec<Vec<u8>>) -> Result<u64, StoreError> {
+        // Under the commits' lock: a commit's reads and writes of a key do
+        // not straddle its removal.
+        let state = self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let State::Open(db) = &*state else {
+            return Ok(0);
+        };
+        let removed = keys.len() as u64;
+        let mut batch = sled::Batch::default();
+        for key in keys {
+            batch.remove(key);
+        }
+        db.apply_batch(batch)?;
+        db.flush()?;
+        Ok(removed)
+    }
+
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(|db| Ok(db.get(key)?.map(|value| value.to_vec())))
     }

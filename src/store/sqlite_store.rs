@@ -414,6 +414,17 @@ impl Store for SqliteStore {
         })
     }
 
+    fn drop_minutes_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        writer
+            .execute(
+                "DELETE FROM minutes WHERE minute < ?1",
+                params![ceil_seconds(cutoff_ms)],
+            )
+            .map(|rows| rows as u64)
+            .map_err(|error| self.error(error))
+    }
+
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {
         self.read(|db| {
             db.query_row(

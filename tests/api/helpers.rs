@@ -28,7 +28,10 @@ pub fn logproc() -> Command {
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
     command
         .env("LOGPROC_PLUGINS__DIR", scratch.join("no-plugins"))
-        .env("LOGPROC_PLUGINS__CACHE_DIR", scratch.join("compile-cache"));
+        .env("LOGPROC_PLUGINS__CACHE_DIR", scratch.join("compile-cache"))
+        // Test data is of 2025: a restart keeps its minutes (the retention
+        // test sets its own).
+        .env("LOGPROC_STORAGE__RETENTION", "0");
     command
 }
 

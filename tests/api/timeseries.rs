@@ -166,3 +166,75 @@ fn counts_over_time_are_bucketed_zero_filled_and_ranked(dirs: Dirs) {
         assert!(error.contains(says), "{query}: {error}");
     }
 }
+
+on_every_backend!(minutes_past_the_retention_are_dropped_and_totals_kept => minutes_past_the_retention_are_dropped_and_totals_kept);
+
+fn minutes_past_the_retention_are_dropped_and_totals_kept(dirs: Dirs) {
+    let spawn = || {
+        let mut command = App::serve_command(&dirs, &["--listen", "127.0.0.1:0"]);
+        command.env("LOGPROC_STORAGE__RETENTION", "1d");
+        App::start(command)
+    };
+    let app = spawn();
+    // Old lines (2025, far past a day) and lines of ten minutes ago.
+    let (old, old_minutes) = lines(500, 72);
+    let recent_ms = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64)
+        - 10 * MINUTE;
+    let recent: String = (0..40)
+        .map(|i| {
+            format!(
+                "{{\"timestamp\":{},\"level\":\"ERROR\",\"service\":\"orders\"}}\n",
+                recent_ms + i
+            )
+        })
+        .collect();
+    for body in [&old, &recent] {
+        assert_eq!(app.post("/ingest?parser=json", body.as_bytes()).0, 200);
+    }
+    let old_window = format!(
+        "/stats/timeseries?from={BASE_MS}&to={}&step=1h",
+        BASE_MS + 3 * 3_600_000
+    );
+    let lines_in = |answer: &Value| -> u64 {
+        answer["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|bucket| bucket["lines"].as_u64().unwrap())
+            .sum()
+    };
+    let old_total: u64 = old_minutes.values().flatten().sum();
+    assert_eq!(lines_in(&app.get(&old_window).1), old_total);
+    let stats = app.stats();
+
+    // A start runs a pass: the old minutes go, the recent ones and every
+    // total stay.
+    assert!(app.terminate().success());
+    let app = spawn();
+    app.wait_for_log(&["Dropped per-minute counts past storage.retention"]);
+    assert_eq!(lines_in(&app.get(&old_window).1), 0);
+    let (_, recent_window) = app.get("/stats/timeseries?service=orders&level=ERROR&from=-1h");
+    assert_eq!(lines_in(&recent_window), 40);
+    assert_eq!(app.stats(), stats);
+}
+
+#[test]
+fn a_retention_under_an_hour_is_refused_with_the_setting_named() {
+    let dirs = Dirs::new();
+    let config = dirs.root.path().join("retention.yaml");
+    std::fs::write(&config, "storage:\n  retention: 5m\n").unwrap();
+    let output = crate::helpers::logproc()
+        .env_remove("LOGPROC_STORAGE__RETENTION")
+        .args(["serve", "--print-config", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("storage.retention `5m` must be a duration of an hour or more"),
+        "{error}"
+    );
+}
