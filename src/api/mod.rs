@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+mod dashboard;
 mod encoding;
 mod error;
 mod generator;
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/loki/api/v1/push", post(shippers::loki_push))
         .route_layer(from_fn_with_state(state.clone(), auth::require_ingest));
     Router::new()
+        .route("/", get(dashboard::get_dashboard))
         .route("/healthz", get(stats::healthz))
         .route("/ready", get(shippers::ready))
         // Its own token (plugins.upload_token), checked by the handlers.

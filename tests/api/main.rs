@@ -6,6 +6,7 @@ mod access;
 mod clients;
 mod config;
 mod crash;
+mod dashboard;
 mod disk;
 mod file_lifecycle;
 mod files;

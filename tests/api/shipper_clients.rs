@@ -16,7 +16,7 @@ use crate::truth::{LEVELS, Truth};
 
 /// Where the clients are installed; `None` (after a loud message) when they
 /// cannot be and no one requires them.
-fn clients() -> Option<&'static Path> {
+pub(crate) fn clients() -> Option<&'static Path> {
     static INSTALLED: OnceLock<Option<PathBuf>> = OnceLock::new();
     let installed = INSTALLED.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clients");
@@ -40,7 +40,7 @@ fn clients() -> Option<&'static Path> {
 
 /// Runs `script` (in `tests/clients`) with `plan` as its argument, by the
 /// interpreter of the installed clients; fails the test if it fails.
-fn run_client(clients: &Path, script: &str, plan: &Value) {
+pub(crate) fn run_client(clients: &Path, script: &str, plan: &Value) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
     let mut command = match script.ends_with(".py") {
         true => Command::new(clients.join("venv/bin/python")),
