@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::model::{Level, LevelCounts};
-use crate::store::{ComponentCounts, MinuteCounts, Store, StoreError};
+use crate::store::{ComponentCounts, FileKey, MinuteCounts, Store, StoreError};
 
 /// `GET /stats`.
 #[derive(Debug, Serialize)]
@@ -353,6 +353,13 @@ pub struct SourceProgress {
     pub parsed: u64,
     pub invalid: u64,
     pub untimed: u64,
+    /// The file's size now, while it is still where its checkpoint says
+    /// (compressed files: not given, their offset counts decompressed bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Bytes written to it and not counted yet: `size - offset`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_bytes: Option<u64>,
     /// Why the file is not read, for a file in the watch directory that no
     /// route matches (its offset is 0).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -369,18 +376,30 @@ pub fn read_sources(store: &dyn Store) -> Result<Vec<SourceProgress>, StoreError
     let mut sources: Vec<_> = store
         .file_checkpoints()?
         .into_iter()
-        .map(|(key, checkpoint)| SourceProgress {
-            source: path_text(&checkpoint.path),
-            source_bytes: std::str::from_utf8(&checkpoint.path)
-                .is_err()
-                .then_some(checkpoint.path),
-            file: key.source(),
-            offset: checkpoint.offset,
-            format: checkpoint.format.filter(|format| !format.is_empty()),
-            parsed: checkpoint.counts.parsed,
-            invalid: checkpoint.counts.invalid,
-            untimed: checkpoint.counts.untimed,
-            ignored: None,
+        .map(|(key, checkpoint)| {
+            let path = crate::ingest::file::path_of(checkpoint.path.clone());
+            let size = std::fs::metadata(&path)
+                .ok()
+                .filter(|metadata| FileKey::of(metadata) == key)
+                .filter(|_| {
+                    !crate::ingest::file::is_compressed(&crate::ingest::file::path_of(checkpoint.first_path.clone()))
+                })
+                .map(|metadata| metadata.len());
+            SourceProgress {
+                source: path_text(&checkpoint.path),
+                source_bytes: std::str::from_utf8(&checkpoint.path)
+                    .is_err()
+                    .then_some(checkpoint.path),
+                file: key.source(),
+                offset: checkpoint.offset,
+                format: checkpoint.format.filter(|format| !format.is_empty()),
+                parsed: checkpoint.counts.parsed,
+                invalid: checkpoint.counts.invalid,
+                untimed: checkpoint.counts.untimed,
+                size,
+                lag_bytes: size.map(|size| size.saturating_sub(checkpoint.offset)),
+                ignored: None,
+            }
         })
         .collect();
     sources.sort_by(|a, b| (&a.source, &a.file).cmp(&(&b.source, &b.file)));

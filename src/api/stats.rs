@@ -150,6 +150,8 @@ pub async fn get_sources(State(state): State<AppState>) -> Result<Json<Vec<Sourc
             parsed: 0,
             invalid: 0,
             untimed: 0,
+            size: None,
+            lag_bytes: None,
             ignored: Some(file.reason),
         }
     }));

@@ -26,6 +26,15 @@ fn json_and_text_files_are_counted_exactly() {
         .filter(|source| source.get("ignored").is_none())
         .collect();
     assert_eq!(read.len(), 2, "only routed files are read: {sources}");
+    // Read to its end: its size is the file's, nothing left to count.
+    for source in read {
+        let len = std::fs::metadata(source["source"].as_str().unwrap()).unwrap().len();
+        assert_eq!(
+            (&source["size"], &source["lag_bytes"]),
+            (&len.into(), &0.into()),
+            "{source}"
+        );
+    }
 }
 
 #[test]
