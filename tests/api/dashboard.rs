@@ -4,37 +4,20 @@
 //! the target dir.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::json;
 
-use crate::helpers::{App, Dirs};
+use crate::helpers::{App, Dirs, debian_tool};
 use crate::shipper_clients::{clients, run_client};
 use crate::truth::Rng;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Chromium, installed from Debian's package when missing (as root, with
-/// apt); false after a loud message when it cannot be, unless
-/// `REQUIRE_BROWSER` makes that a failure.
+/// Chromium, from Debian's package (installed when missing).
 fn chromium() -> bool {
     static FOUND: OnceLock<bool> = OnceLock::new();
-    *FOUND.get_or_init(|| {
-        if !Path::new(CHROMIUM).exists() {
-            let install = "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium";
-            let _ = Command::new("sh")
-                .args(["-c", &format!("{install} || (apt-get update && {install})")])
-                .output();
-        }
-        if Path::new(CHROMIUM).exists() {
-            return true;
-        }
-        let message = "Chromium is missing and could not be installed (Debian: apt-get install chromium)";
-        assert!(std::env::var_os("REQUIRE_BROWSER").is_none(), "{message}");
-        eprintln!("SKIPPED: {message}");
-        false
-    })
+    *FOUND.get_or_init(|| debian_tool("chromium", "REQUIRE_BROWSER", || Path::new(CHROMIUM).exists()))
 }
 
 #[test]

@@ -486,3 +486,31 @@ pub fn proc_number(pid: u32, file: &str, field: &str) -> u64 {
 pub fn peak_resident_kb(pid: u32) -> u64 {
     proc_number(pid, "status", "VmHWM:")
 }
+
+/// Whether `works` holds, after installing Debian's `package` if it did
+/// not (as root, with apt; one install at a time, apt's lists fetched if
+/// the install fails without them). When it still does not, a loud skip,
+/// or a failure if the environment variable `required_by` is set.
+pub fn debian_tool(package: &str, required_by: &str, works: impl Fn() -> bool) -> bool {
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if works() {
+        return true;
+    }
+    let install = format!(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 {package}"
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &format!("{install} || (apt-get update && {install})")])
+        .output();
+    if works() {
+        return true;
+    }
+    let message = format!("{package} is missing and could not be installed (Debian: apt-get install {package})");
+    assert!(
+        std::env::var_os(required_by).is_none(),
+        "{message} ({required_by} is set)"
+    );
+    eprintln!("SKIPPED: {message}");
+    false
+}

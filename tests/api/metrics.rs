@@ -6,36 +6,21 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::helpers::{App, Dirs};
+use crate::helpers::{App, Dirs, debian_tool};
 use crate::truth::{Truth, json_lines};
 
-/// `promtool`, installed from Debian's `prometheus` package when missing
-/// (as root, with apt); `None` after a loud message when it cannot be,
-/// unless `REQUIRE_PROMTOOL` makes that a failure.
+/// `promtool`, from Debian's `prometheus` (installed when missing).
 fn promtool() -> Option<&'static str> {
-    static FOUND: OnceLock<Option<&'static str>> = OnceLock::new();
-    *FOUND.get_or_init(|| {
-        let works = || {
-            Command::new("promtool")
-                .arg("--version")
-                .output()
-                .is_ok_and(|out| out.status.success())
-        };
-        if !works() {
-            let install = "apt-get install -y --no-install-recommends prometheus";
-            let _ = Command::new("sh")
-                .args(["-c", &format!("{install} || (apt-get update && {install})")])
-                .stdout(Stdio::null())
-                .status();
-        }
-        if works() {
-            return Some("promtool");
-        }
-        let message = "promtool is missing and could not be installed (Debian: apt-get install prometheus)";
-        assert!(std::env::var_os("REQUIRE_PROMTOOL").is_none(), "{message}");
-        eprintln!("SKIPPED: {message}");
-        None
-    })
+    static FOUND: OnceLock<bool> = OnceLock::new();
+    let works = || {
+        Command::new("promtool")
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    FOUND
+        .get_or_init(|| debian_tool("prometheus", "REQUIRE_PROMTOOL", works))
+        .then_some("promtool")
 }
 
 /// The samples of an exposition: (name and labels as written, value).
