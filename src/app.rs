@@ -118,6 +118,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         follow_symlinks: settings.watch.follow_symlinks,
         // Enough to keep the workers fed; each read holds a buffer.
         concurrent_reads: settings.workers() * 2,
+        bytes_read: pipeline.metrics.file_bytes_read.clone(),
         cancel: shutdown.clone(),
     }));
     let streams_in = TaskTracker::new();

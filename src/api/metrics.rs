@@ -151,6 +151,12 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
         &[],
         state.batches.capacity().unwrap_or(0) as u64,
     );
+    out.family(
+        "logproc_file_bytes_read_total",
+        "counter",
+        "Bytes read from files since the service started (compressed, for a .gz).",
+    );
+    out.sample("logproc_file_bytes_read_total", &[], pipeline.file_bytes_read);
     out.family("logproc_files_followed", "gauge", "Files with a checkpoint.");
     out.sample("logproc_files_followed", &[], files.len() as u64);
     out.family(

@@ -78,6 +78,8 @@ pub struct WatchContext {
     pub follow_symlinks: bool,
     /// Files read at the same time (each holds a read buffer).
     pub concurrent_reads: usize,
+    /// Where readers add the bytes they read.
+    pub bytes_read: Arc<AtomicU64>,
     pub cancel: CancellationToken,
 }
 
@@ -253,13 +255,14 @@ impl Files {
         self.ctx.ignored.lock().expect("ignored lock poisoned").remove(&key);
         let tracked = self.tracked.entry(key).or_default();
         let wake = Arc::new(Notify::new());
-        let reader = FileReader::new(
+        let mut reader = FileReader::new(
             path.to_path_buf(),
             key,
             key.source().into(),
             parser,
             tracked.next_seq.clone(),
         );
+        reader.bytes_read = Some(self.ctx.bytes_read.clone());
         let task = self
             .readers
             .spawn(follow_file(self.ctx.clone(), reader, wake.clone(), self.reads.clone()));

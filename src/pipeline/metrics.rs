@@ -1,6 +1,8 @@
-//! What the pipeline did, for `GET /metrics`: lines committed by the kind
-//! of source they came from, commits and how long they took.
+//! What the pipeline did, for `GET /metrics`: bytes read from files, lines
+//! committed by the kind of source they came from, commits and how long
+//! they took.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -21,6 +23,8 @@ pub struct PipelineMetrics {
     /// the last.
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len() + 1],
     commit_micros: AtomicU64,
+    /// Bytes the file readers read (as stored: compressed for a `.gz`).
+    pub file_bytes_read: Arc<AtomicU64>,
 }
 
 /// Lines of one commit by source kind: parsed, invalid.
@@ -43,6 +47,7 @@ pub struct MetricsSnapshot {
     /// Cumulative counts per bucket bound (as Prometheus writes them).
     pub commit_buckets: [u64; COMMIT_BUCKETS.len()],
     pub commit_seconds_sum: f64,
+    pub file_bytes_read: u64,
 }
 
 impl PipelineMetrics {
@@ -82,6 +87,7 @@ impl PipelineMetrics {
             commit_failures: load(&self.commit_failures),
             commit_buckets,
             commit_seconds_sum: load(&self.commit_micros) as f64 / 1e6,
+            file_bytes_read: load(&self.file_bytes_read),
         }
     }
 }

@@ -47,6 +47,12 @@ fn metrics_pass_promtool_and_count_what_stats_counts() {
     assert_eq!(app.post("/ingest?parser=json", line.as_bytes()).0, 200);
     truth.parsed_untimed(odd, "unknown", "ERROR");
     assert_eq!(app.get("/nosuch").0, 404);
+    // And a file: its lines naming no service count under its name.
+    let (http_parsed, http_invalid) = (truth.parsed, truth.invalid);
+    truth.unnamed = Some("app");
+    let file = dirs.watched("app.jsonl");
+    std::fs::write(&file, json_lines(1_000, 82, &mut truth)).unwrap();
+    app.wait_until_read(&file);
 
     let (status, text) = app.get_text("/metrics");
     assert_eq!(status, 200);
@@ -65,12 +71,24 @@ fn metrics_pass_promtool_and_count_what_stats_counts() {
         .count();
     assert_eq!(log_series, stats["services"].as_object().unwrap().len() * 7);
     assert_eq!(samples["logproc_log_lines_invalid_total"], truth.invalid as f64);
-    let committed =
-        |outcome: &str| samples[&format!("logproc_lines_committed_total{{source=\"http\",outcome=\"{outcome}\"}}")];
+    let committed = |source: &str, outcome: &str| {
+        samples[&format!("logproc_lines_committed_total{{source=\"{source}\",outcome=\"{outcome}\"}}")]
+    };
     assert_eq!(
-        (committed("parsed"), committed("invalid")),
-        (truth.parsed as f64, truth.invalid as f64)
+        (committed("http", "parsed"), committed("http", "invalid")),
+        (http_parsed as f64, http_invalid as f64)
     );
+    assert_eq!(
+        (committed("file", "parsed"), committed("file", "invalid")),
+        (
+            (truth.parsed - http_parsed) as f64,
+            (truth.invalid - http_invalid) as f64
+        )
+    );
+    let size = std::fs::metadata(&file).unwrap().len() as f64;
+    assert_eq!(samples["logproc_file_bytes_read_total"], size);
+    assert_eq!(samples["logproc_file_bytes_counted"], size);
+    assert_eq!(samples["logproc_files_followed"], 1.0);
     assert_eq!(
         samples[r#"logproc_http_requests_total{route="/ingest",status="200"}"#],
         2.0

@@ -18,7 +18,11 @@ const expect = (what, seen, wanted) => {
 const api = async (path) => (await fetch(plan.url + path)).json();
 const sum = (buckets, ...levels) => buckets.reduce((total, b) => total + levels.reduce((n, l) => n + (b.levels[l] || 0), 0), 0);
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+// As root in a container: no sandbox, and /dev/shm may be small.
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+});
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 960 } });
   page.on('pageerror', (error) => problems.push(`page error: ${error}`));
