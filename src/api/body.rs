@@ -13,6 +13,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::ApiError;
 
+/// A body refused for its size is still read, up to this much, and thrown
+/// away: the client then reads the 413, rather than a connection reset in
+/// the middle of its send, which shippers take for a network failure and
+/// send again.
+const DRAIN_MAX_BYTES: u64 = 64 << 20;
+
 /// The room for bodies, shared by every request.
 #[derive(Debug, Clone)]
 pub struct BodyBudget {
@@ -53,7 +59,15 @@ impl BodyBudget {
         let length = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-        if length.is_some_and(|length| length > limit as u64) {
+        if let Some(length) = length.filter(|length| *length > limit as u64) {
+            // A client that asked first (`Expect: 100-continue`) has sent
+            // nothing, and sends nothing once told.
+            let waits_for_leave = headers
+                .get(header::EXPECT)
+                .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if length <= DRAIN_MAX_BYTES && !waits_for_leave {
+                let _ = tokio::time::timeout(self.timeout, drain(body.into_data_stream(), 0)).await;
+            }
             return Err(ApiError::TooLarge(too_large()));
         }
         let wanted = length.map_or(limit, |length| length as usize).saturating_add(extra);
@@ -97,9 +111,23 @@ async fn collect(body: Body, length: Option<u64>, limit: usize) -> Result<Bytes,
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(Collect::Failed)?;
         if bytes.len() + chunk.len() > limit {
+            let seen = (bytes.len() + chunk.len()) as u64;
+            drop(bytes);
+            drain(chunks, seen).await;
             return Err(Collect::TooLarge);
         }
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes.into())
+}
+
+/// Reads and throws away the rest of a body, `seen` bytes of it read
+/// already, up to [`DRAIN_MAX_BYTES`] in all.
+async fn drain(mut chunks: axum::body::BodyDataStream, mut seen: u64) {
+    use futures_util::StreamExt as _;
+    while seen <= DRAIN_MAX_BYTES
+        && let Some(Ok(chunk)) = chunks.next().await
+    {
+        seen += chunk.len() as u64;
+    }
 }
