@@ -16,6 +16,7 @@ use std::io::BufRead as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use logproc::ingest::loki::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -105,34 +106,6 @@ fn otlp_body(seed: usize, records: usize) -> Vec<u8> {
     ExportLogsServiceRequest { resource_logs }.encode_to_vec()
 }
 
-/// Loki's `push.proto`, as Promtail sends it.
-#[derive(Clone, PartialEq, prost::Message)]
-struct PushRequest {
-    #[prost(message, repeated, tag = "1")]
-    streams: Vec<Stream>,
-}
-#[derive(Clone, PartialEq, prost::Message)]
-struct Stream {
-    #[prost(string, tag = "1")]
-    labels: String,
-    #[prost(message, repeated, tag = "2")]
-    entries: Vec<Entry>,
-}
-#[derive(Clone, PartialEq, prost::Message)]
-struct Entry {
-    #[prost(message, optional, tag = "1")]
-    timestamp: Option<Timestamp>,
-    #[prost(string, tag = "2")]
-    line: String,
-}
-#[derive(Clone, Copy, PartialEq, prost::Message)]
-struct Timestamp {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
-
 /// Body `seed` of Loki: 6 streams (service, component, level labels), a
 /// time and a line each entry, snappy-compressed.
 fn loki_body(seed: usize, records: usize) -> Vec<u8> {
@@ -148,7 +121,7 @@ fn loki_push(seed: usize, records: usize, level_labels: bool) -> Vec<u8> {
     const LEVELS: [&str; 5] = ["debug", "info", "warn", "error", "fatal"];
     let per_stream = records / 6;
     let streams = (0..6)
-        .map(|s| Stream {
+        .map(|s| StreamAdapter {
             labels: match level_labels {
                 true => format!(
                     r#"{{service_name="{}", component="{}", level="{}", env="prod"}}"#,
@@ -163,7 +136,7 @@ fn loki_push(seed: usize, records: usize, level_labels: bool) -> Vec<u8> {
                 ),
             },
             entries: (0..per_stream + usize::from(s == 0) * (records - per_stream * 6))
-                .map(|i| Entry {
+                .map(|i| EntryAdapter {
                     timestamp: Some(Timestamp {
                         seconds: 1_735_732_800 + (seed * 60 + i / 1000) as i64,
                         nanos: (i % 1000) as i32 * 1_000_000,
@@ -172,9 +145,12 @@ fn loki_push(seed: usize, records: usize, level_labels: bool) -> Vec<u8> {
                         "{} GET /api/items/{i} 200 {}ms",
                         LEVELS[(seed + i) % LEVELS.len()],
                         i % 250
-                    ),
+                    )
+                    .into_bytes(),
+                    structured_metadata: Vec::new(),
                 })
                 .collect(),
+            hash: 0,
         })
         .collect();
     let raw = PushRequest { streams }.encode_to_vec();

@@ -40,6 +40,13 @@ impl Level {
         }
     }
 
+    /// The level [`Level::name`] names, in any case.
+    pub fn from_name(name: &str) -> Option<Level> {
+        Level::ALL
+            .into_iter()
+            .find(|level| level.name().eq_ignore_ascii_case(name))
+    }
+
     /// Position in [`Level::ALL`]; also the level's byte in storage keys.
     pub fn index(self) -> usize {
         self as usize

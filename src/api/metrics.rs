@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
@@ -17,6 +18,7 @@ use super::stats::{current_stats, read};
 use super::{ApiError, AppState};
 use crate::model::{Level, LevelCounts};
 use crate::pipeline::metrics::{COMMIT_BUCKETS, SOURCE_KINDS};
+use crate::plugin::PluginCounters;
 
 /// Services given their own `service` label, those with the most lines;
 /// the others are summed under `_other` (a time series per service and
@@ -60,7 +62,7 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
         .iter()
         .map(|(name, summary)| (name, &summary.levels.0))
         .collect();
-    services.sort_by(|a, b| b.1.iter().sum::<u64>().cmp(&a.1.iter().sum()).then(a.0.cmp(b.0)));
+    services.sort_by_cached_key(|(name, counts)| (std::cmp::Reverse(counts.iter().sum::<u64>()), *name));
     let mut other = LevelCounts::default();
     for (_, counts) in services.iter().skip(MAX_SERVICE_LABELS) {
         crate::model::add_counts(&mut other, counts);
@@ -173,18 +175,28 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
     let catalog = state.parsers.catalog();
     let mut plugins: Vec<_> = catalog.plugins().values().cloned().collect();
     plugins.sort_by(|a, b| a.name().cmp(b.name()));
-    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
-    out.family(
-        "logproc_plugin_batches_total",
-        "counter",
-        "Batches given to each plugin.",
-    );
-    for plugin in &plugins {
-        out.sample(
-            "logproc_plugin_batches_total",
-            &[("plugin", plugin.name())],
-            load(&plugin.counters().batches),
-        );
+    let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+    type Counter = fn(&PluginCounters) -> &AtomicU64;
+    let per_plugin: [(&str, &str, Counter); 3] = [
+        ("logproc_plugin_batches_total", "Batches given to each plugin.", |c| {
+            &c.batches
+        }),
+        (
+            "logproc_plugin_traps_total",
+            "Plugin calls that trapped (a panic, a bad access, the memory cap).",
+            |c| &c.traps,
+        ),
+        (
+            "logproc_plugin_timeouts_total",
+            "Plugin calls stopped at the time limit.",
+            |c| &c.timeouts,
+        ),
+    ];
+    for (name, help, counter) in per_plugin {
+        out.family(name, "counter", help);
+        for plugin in &plugins {
+            out.sample(name, &[("plugin", plugin.name())], load(counter(plugin.counters())));
+        }
     }
     out.family(
         "logproc_plugin_lines_total",
@@ -200,30 +212,6 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
                 load(counter),
             );
         }
-    }
-    out.family(
-        "logproc_plugin_traps_total",
-        "counter",
-        "Plugin calls that trapped (a panic, a bad access, the memory cap).",
-    );
-    for plugin in &plugins {
-        out.sample(
-            "logproc_plugin_traps_total",
-            &[("plugin", plugin.name())],
-            load(&plugin.counters().traps),
-        );
-    }
-    out.family(
-        "logproc_plugin_timeouts_total",
-        "counter",
-        "Plugin calls stopped at the time limit.",
-    );
-    for plugin in &plugins {
-        out.sample(
-            "logproc_plugin_timeouts_total",
-            &[("plugin", plugin.name())],
-            load(&plugin.counters().timeouts),
-        );
     }
 
     out.family(

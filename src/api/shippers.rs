@@ -57,13 +57,13 @@ async fn export(
 ) -> Result<ExportLogsServiceResponse, ApiError> {
     committing(state)?;
     let (body, _room) = read_body(state, headers, body, false).await?;
-    let (limits, settings) = (shipment_limits(state), state.shippers.otlp.clone());
+    let (limits, shippers) = (shipment_limits(state), state.shippers.clone());
     let parser = state.shippers.otlp_parser.current().ok();
     let envelopes = matches!(parser, Some(Parser::Auto { .. }));
     let shipment = decoded(move || {
         let mut shipment = Shipment::new(limits);
         shipment.envelopes = envelopes;
-        otlp::decode(&body, encoding, &settings, &mut shipment).map_err(ApiError::BadRequest)?;
+        otlp::decode(&body, encoding, &shippers.otlp, &mut shipment).map_err(ApiError::BadRequest)?;
         Ok(shipment)
     })
     .await?;
@@ -94,13 +94,13 @@ pub async fn loki_push(State(state): State<AppState>, headers: HeaderMap, body: 
     let compressed = encoding == loki::Encoding::SnappyProtobuf;
     let (body, _room) = read_body(&state, headers, body, compressed).await?;
     let limit = state.ingest_limits.max_body_bytes;
-    let (limits, settings) = (shipment_limits(&state), state.shippers.loki.clone());
+    let (limits, shippers) = (shipment_limits(&state), state.shippers.clone());
     let parser = state.shippers.loki_parser.current().ok();
     let envelopes = matches!(parser, Some(Parser::Auto { .. }));
     let shipment = decoded(move || {
         let mut shipment = Shipment::new(limits);
         shipment.envelopes = envelopes;
-        loki::decode(&body, encoding, limit, &settings, &mut shipment).map_err(|refused| match refused {
+        loki::decode(&body, encoding, limit, &shippers.loki, &mut shipment).map_err(|refused| match refused {
             loki::Refused::Invalid(message) => ApiError::BadRequest(message),
             loki::Refused::TooLarge(length) => ApiError::TooLarge(format!(
                 "the body decompresses to {length} bytes, more than ingest.max_body_bytes ({limit} bytes); send it in parts"

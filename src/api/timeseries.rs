@@ -111,21 +111,26 @@ fn levels(params: &Params) -> Result<Vec<Level>, ApiError> {
     }
     let mut levels = Vec::new();
     for name in names {
-        let level = Level::ALL
-            .into_iter()
-            .find(|level| level.name().eq_ignore_ascii_case(name))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "unknown level `{}`; known: {}",
-                    crate::plugin::shown(name, 64),
-                    level_names()
-                ))
-            })?;
+        let level = Level::from_name(name).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "unknown level `{}`; known: {}",
+                crate::plugin::shown(name, 64),
+                level_names()
+            ))
+        })?;
         if !levels.contains(&level) {
             levels.push(level);
         }
     }
     Ok(levels)
+}
+
+/// `counts` of `levels`, by their names.
+fn by_name(levels: &[Level], counts: &LevelCounts) -> serde_json::Map<String, serde_json::Value> {
+    levels
+        .iter()
+        .map(|level| (level.name().to_owned(), counts[level.index()].into()))
+        .collect()
 }
 
 fn level_names() -> String {
@@ -227,10 +232,7 @@ fn bucketed(minutes: &[MinuteCounts], first: i64, step_ms: i64, count: usize, le
                 start_ms,
                 time: crate::time::rfc3339_seconds(start_ms),
                 lines: levels.iter().map(|level| counts[level.index()]).sum(),
-                levels: levels
-                    .iter()
-                    .map(|level| (level.name().to_owned(), counts[level.index()].into()))
-                    .collect(),
+                levels: by_name(levels, counts),
             }
         })
         .collect()
@@ -270,18 +272,13 @@ pub async fn get_top(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
         "errors" => vec![Level::Error, Level::Fatal],
         "warnings" => vec![Level::Warn],
         "lines" => Level::ALL.to_vec(),
-        name => vec![
-            Level::ALL
-                .into_iter()
-                .find(|level| level.name().eq_ignore_ascii_case(name))
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "`by` must be errors, warnings, lines or a level ({}); got `{}`",
-                        level_names(),
-                        crate::plugin::shown(&by, 64)
-                    ))
-                })?,
-        ],
+        name => vec![Level::from_name(name).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`by` must be errors, warnings, lines or a level ({}); got `{}`",
+                level_names(),
+                crate::plugin::shown(&by, 64)
+            ))
+        })?],
     };
     let limit = match params.one("limit")? {
         None => DEFAULT_TOP,
@@ -312,10 +309,7 @@ pub async fn get_top(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
                 service,
                 count: count(&counts),
                 lines: counts.iter().sum(),
-                levels: Level::ALL
-                    .iter()
-                    .map(|level| (level.name().to_owned(), counts[level.index()].into()))
-                    .collect(),
+                levels: by_name(&Level::ALL, &counts),
             })
             .collect(),
     }))

@@ -346,7 +346,6 @@ impl<'de> Deserialize<'de> for NanosText {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::shipped::BatchLimits;
 
     fn settings() -> LokiSettings {
         LokiSettings {
@@ -357,14 +356,6 @@ mod tests {
             level_labels: vec!["level".into(), "detected_level".into(), "severity".into()],
             parser: "auto".into(),
         }
-    }
-
-    fn shipment() -> Shipment {
-        Shipment::new(BatchLimits {
-            batch_lines: 1000,
-            batch_bytes: 1 << 20,
-            max_line_bytes: 1 << 16,
-        })
     }
 
     fn labels(text: &str) -> Vec<(String, String)> {
@@ -437,11 +428,11 @@ mod tests {
         };
         let raw = prost::Message::encode_to_vec(&request);
         let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
-        let mut shipment = shipment();
+        let mut shipment = Shipment::for_tests();
         decode(&body, Encoding::SnappyProtobuf, 1 << 20, &settings(), &mut shipment).unwrap();
         let json = r#"{"streams":[{"stream":{"service_name":"shop","job":"ignored","level":"warn"},"values":[["1700000000005000000","anything"]]},
             {"stream":{"app":"cart","component":"db"},"values":[[0,"no level here",{"detected_level":"ERROR"}],["0","a line"]]}]}"#;
-        let mut from_json = tests::shipment();
+        let mut from_json = Shipment::for_tests();
         decode(json.as_bytes(), Encoding::Json, 1 << 20, &settings(), &mut from_json).unwrap();
         for shipment in [shipment, from_json] {
             let groups = shipment.into_groups();
@@ -482,7 +473,7 @@ mod tests {
 
     #[test]
     fn bad_and_oversized_bodies_are_refused() {
-        let mut shipment = shipment();
+        let mut shipment = Shipment::for_tests();
         assert!(matches!(
             decode(
                 b"not snappy",

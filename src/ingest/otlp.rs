@@ -143,7 +143,7 @@ fn json_of(value: &Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::shipped::{BatchLimits, Group};
+    use crate::ingest::shipped::Group;
     use crate::pipeline::{Progress, Record, SourceContext};
 
     fn settings() -> OtlpSettings {
@@ -152,14 +152,6 @@ mod tests {
             component_from: vec![SCOPE.into(), "code.namespace".into()],
             parser: "auto".into(),
         }
-    }
-
-    fn shipment() -> Shipment {
-        Shipment::new(BatchLimits {
-            batch_lines: 1000,
-            batch_bytes: 1 << 20,
-            max_line_bytes: 1 << 16,
-        })
     }
 
     /// The specification's example (opentelemetry-proto, examples/logs.json):
@@ -184,7 +176,7 @@ mod tests {
 
     #[test]
     fn the_specifications_json_example_decodes() {
-        let mut shipment = shipment();
+        let mut shipment = Shipment::for_tests();
         decode(SPEC_EXAMPLE.as_bytes(), Encoding::Json, &settings(), &mut shipment).unwrap();
         let groups = shipment.into_groups();
         assert_eq!(groups.len(), 1);
@@ -212,7 +204,7 @@ mod tests {
             {"attributes":[{"key":"code.namespace","value":{"stringValue":"db"}}],"body":{"kvlistValue":{"values":[{"key":"level","value":{"stringValue":"warn"}},{"key":"n","value":{"intValue":"3"}}]}}},
             {}
           ]}]}]}"#;
-        let mut shipment = shipment();
+        let mut shipment = Shipment::for_tests();
         decode(body.as_bytes(), Encoding::Json, &settings(), &mut shipment).unwrap();
         let mut groups = shipment.into_groups();
         assert_eq!(groups.len(), 2);
@@ -241,10 +233,10 @@ mod tests {
     fn protobuf_decodes_and_truncated_protobuf_is_refused() {
         let request: ExportLogsServiceRequest = serde_json::from_str(SPEC_EXAMPLE).unwrap();
         let bytes = request.encode_to_vec();
-        let mut whole = shipment();
+        let mut whole = Shipment::for_tests();
         decode(&bytes, Encoding::Protobuf, &settings(), &mut whole).unwrap();
         assert_eq!(whole.into_groups().len(), 1);
-        let mut cut = shipment();
+        let mut cut = Shipment::for_tests();
         let error = decode(&bytes[..bytes.len() - 3], Encoding::Protobuf, &settings(), &mut cut).unwrap_err();
         assert!(error.contains("not an OTLP ExportLogsServiceRequest"), "{error}");
         assert!(cut.is_empty());

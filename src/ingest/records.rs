@@ -302,7 +302,6 @@ impl<'de> Visitor<'de> for EnvelopeTimeVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::shipped::BatchLimits;
 
     /// Each batch's names and text.
     fn read_all(body: &str) -> Vec<(Option<String>, Option<String>, String)> {
@@ -310,11 +309,7 @@ mod tests {
     }
 
     fn read_with(body: &str, envelopes: bool) -> Vec<(Option<String>, Option<String>, String)> {
-        let mut shipment = Shipment::new(BatchLimits {
-            batch_lines: 1000,
-            batch_bytes: 1 << 20,
-            max_line_bytes: 1000,
-        });
+        let mut shipment = Shipment::for_tests();
         shipment.envelopes = envelopes;
         read(body.as_bytes(), &mut shipment);
         shipment

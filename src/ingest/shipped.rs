@@ -170,6 +170,18 @@ impl Shipment {
     }
 }
 
+#[cfg(test)]
+impl Shipment {
+    /// A shipment of roomy batches, for the decoders' tests.
+    pub fn for_tests() -> Shipment {
+        Shipment::new(BatchLimits {
+            batch_lines: 1000,
+            batch_bytes: 1 << 20,
+            max_line_bytes: 1 << 16,
+        })
+    }
+}
+
 /// `service` and `component` as one string, `\u{1}` marking a missing one
 /// (no name has it: names are text).
 fn group_key(key: &mut String, names: Names) {

@@ -45,16 +45,16 @@ pub trait KvStore: Send + Sync + 'static {
 pub type Entry = (Vec<u8>, Vec<u8>);
 
 /// What the per-minute reads share.
-trait MinuteReads: KvStore {
+trait MinuteReads: KvStore + Store {
     /// Every service with lines, once each.
     fn services(&self) -> Result<Vec<String>, StoreError> {
-        let mut services: Vec<String> = Vec::new();
-        for (key, _) in self.scan_prefix(keys::COMPONENT_PREFIX)? {
-            let (service, _) = keys::parse_component(&key).ok_or_else(|| StoreError::corrupt(&key))?;
-            if services.last().is_none_or(|last| last != service) {
-                services.push(service.to_owned());
-            }
-        }
+        // In order of service: the same names come together.
+        let mut services: Vec<String> = self
+            .components(None)?
+            .into_iter()
+            .map(|counts| counts.service)
+            .collect();
+        services.dedup();
         Ok(services)
     }
 
@@ -83,7 +83,7 @@ trait MinuteReads: KvStore {
     }
 }
 
-impl<S: KvStore + ?Sized> MinuteReads for S {}
+impl<S: KvStore> MinuteReads for S {}
 
 /// A key and its new value (`None`: removed).
 pub type Write = (Vec<u8>, Option<Vec<u8>>);

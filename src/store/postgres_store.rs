@@ -766,18 +766,7 @@ impl Store for PostgresStore {
                 ))
                 .await?;
             let rows = client.query(&statement, &[&service, &count]).await?;
-            rows.iter()
-                .map(|row| {
-                    let mut levels = [0i64; 7];
-                    for (index, n) in levels.iter_mut().enumerate() {
-                        *n = row.try_get(index + 1)?;
-                    }
-                    Ok(MinuteCounts {
-                        start_ms: row.try_get::<_, i64>(0)? * 1000,
-                        counts: minute_levels(levels),
-                    })
-                })
-                .collect()
+            rows.iter().map(minute_row).collect()
         })
     }
 
@@ -799,18 +788,7 @@ impl Store for PostgresStore {
                 ))
                 .await?;
             let rows = client.query(&statement, &[&from_ms, &to_ms, &service]).await?;
-            rows.iter()
-                .map(|row| {
-                    let mut levels = [0i64; 7];
-                    for (index, n) in levels.iter_mut().enumerate() {
-                        *n = row.try_get(index + 1)?;
-                    }
-                    Ok(MinuteCounts {
-                        start_ms: row.try_get::<_, i64>(0)? * 1000,
-                        counts: minute_levels(levels),
-                    })
-                })
-                .collect()
+            rows.iter().map(minute_row).collect()
         })
     }
 
@@ -825,15 +803,7 @@ impl Store for PostgresStore {
                 ))
                 .await?;
             let rows = client.query(&statement, &[&from_ms, &to_ms]).await?;
-            rows.iter()
-                .map(|row| {
-                    let mut levels = [0i64; 7];
-                    for (index, n) in levels.iter_mut().enumerate() {
-                        *n = row.try_get(index + 1)?;
-                    }
-                    Ok((row.try_get(0)?, minute_levels(levels)))
-                })
-                .collect()
+            rows.iter().map(|row| Ok((row.try_get(0)?, row_levels(row)?))).collect()
         })
     }
 
@@ -947,6 +917,23 @@ pub fn redact_url(url: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A row of `minute` (epoch seconds), then the seven level columns.
+fn minute_row(row: &tokio_postgres::Row) -> Result<MinuteCounts, tokio_postgres::Error> {
+    Ok(MinuteCounts {
+        start_ms: row.try_get::<_, i64>(0)? * 1000,
+        counts: row_levels(row)?,
+    })
+}
+
+/// The seven level columns that follow a row's first.
+fn row_levels(row: &tokio_postgres::Row) -> Result<LevelCounts, tokio_postgres::Error> {
+    let mut levels = [0i64; 7];
+    for (index, n) in levels.iter_mut().enumerate() {
+        *n = row.try_get(index + 1)?;
+    }
+    Ok(minute_levels(levels))
 }
 
 #[cfg(test)]

@@ -139,6 +139,23 @@ impl SqliteStore {
     }
 }
 
+/// A row of `minute` (epoch seconds), then the seven level columns.
+fn minute_row(row: &rusqlite::Row) -> rusqlite::Result<MinuteCounts> {
+    Ok(MinuteCounts {
+        start_ms: row.get::<_, i64>(0)? * 1000,
+        counts: row_levels(row)?,
+    })
+}
+
+/// The seven level columns that follow a row's first.
+fn row_levels(row: &rusqlite::Row) -> rusqlite::Result<LevelCounts> {
+    let mut levels = [0i64; 7];
+    for (index, n) in levels.iter_mut().enumerate() {
+        *n = row.get(index + 1)?;
+    }
+    Ok(minute_levels(levels))
+}
+
 /// Epoch ms as the seconds of `minute` that are at or after it: `minute >=
 /// ceil_seconds(ms)` is `minute * 1000 >= ms`, on the column's index.
 fn ceil_seconds(ms: i64) -> i64 {
@@ -354,16 +371,7 @@ impl Store for SqliteStore {
                      WHERE service = ?1 ORDER BY minute DESC LIMIT ?2)
                  ORDER BY minute"
             ))?;
-            let rows = statement.query_map(params![service, count.min(i64::MAX as usize) as i64], |row| {
-                let mut levels = [0i64; 7];
-                for (index, n) in levels.iter_mut().enumerate() {
-                    *n = row.get(index + 1)?;
-                }
-                Ok(MinuteCounts {
-                    start_ms: row.get::<_, i64>(0)? * 1000,
-                    counts: minute_levels(levels),
-                })
-            })?;
+            let rows = statement.query_map(params![service, count.min(i64::MAX as usize) as i64], minute_row)?;
             rows.collect()
         })
     }
@@ -382,16 +390,7 @@ impl Store for SqliteStore {
                  GROUP BY minute ORDER BY minute",
                 summed_minute_levels()
             ))?;
-            let rows = statement.query_map(params![from, to, service], |row| {
-                let mut levels = [0i64; 7];
-                for (index, n) in levels.iter_mut().enumerate() {
-                    *n = row.get(index + 1)?;
-                }
-                Ok(MinuteCounts {
-                    start_ms: row.get::<_, i64>(0)? * 1000,
-                    counts: minute_levels(levels),
-                })
-            })?;
+            let rows = statement.query_map(params![from, to, service], minute_row)?;
             rows.collect()
         })
     }
@@ -403,13 +402,7 @@ impl Store for SqliteStore {
                 "SELECT service, {} FROM minutes WHERE minute >= ?1 AND minute < ?2 GROUP BY service",
                 summed_minute_levels()
             ))?;
-            let rows = statement.query_map(params![from, to], |row| {
-                let mut levels = [0i64; 7];
-                for (index, n) in levels.iter_mut().enumerate() {
-                    *n = row.get(index + 1)?;
-                }
-                Ok((row.get(0)?, minute_levels(levels)))
-            })?;
+            let rows = statement.query_map(params![from, to], |row| Ok((row.get(0)?, row_levels(row)?)))?;
             rows.collect()
         })
     }

@@ -98,6 +98,8 @@ fn the_dashboard_shows_what_the_api_counts_and_updates_live() {
         })
         .collect();
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    // Not the last run's.
+    let _ = std::fs::remove_file(&screenshot);
     let counts = |[errors, warnings, info]: [u64; 3]| json!({ "errors": errors, "warnings": warnings, "info": info });
     let plan = json!({
         "url": format!("http://{}", app.addr),
